@@ -1,0 +1,35 @@
+{#- The job ledger: one row per Vertex batch job the hook submitted. Created by the package's on-run-start hook so it
+    exists before the ledger models read it and before the Python hook writes to it. The hook (python_hooks/
+    gemini_batch/ledger.py) writes these columns; tests/unit/test_ledger.py checks both sides name the same ones. -#}
+{% macro create_ledger_table() %}
+    {%- if execute -%}
+        {%- set ledger = source('gemini_batch', 'gemini_batch_jobs') -%}
+        {%- do adapter.create_schema(api.Relation.create(database=ledger.database, schema=ledger.schema)) -%}
+        create table if not exists {{ ledger }} (
+            job_name string,
+            display_name string,
+            dbt_node string,
+            responses_table string,
+            gemini_model string,
+            vertex_project string,
+            vertex_location string,
+            input_table string,
+            output_table string,
+            state string,
+            error string,
+            request_count int64,
+            succeeded_count int64,
+            failed_count int64,
+            prompt_tokens int64,
+            output_tokens int64,
+            thoughts_tokens int64,
+            cached_tokens int64,
+            total_tokens int64,
+            invocation_id string,
+            submitted_at timestamp,
+            finished_at timestamp,
+            collected_at timestamp,
+            updated_at timestamp
+        )
+    {%- endif -%}
+{% endmacro %}

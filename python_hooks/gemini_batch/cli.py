@@ -1,0 +1,158 @@
+"""The `dbt-gemini-batch` command.
+
+dbt-gemini-batch run|build [--no-wait] [any dbt args]   dbt with the batch hook (one shot)
+dbt-gemini-batch submit  [--select M ...] [dbt flags]   after a plain `dbt run`: submit pending requests, don't wait
+dbt-gemini-batch status  [--select M ...] [dbt flags]   jobs in the ledger, with their live state
+dbt-gemini-batch collect [--select M ...] [--wait]      merge finished jobs' answers (then `dbt run -s m+`)
+dbt-gemini-batch cancel  [--select M ...] [dbt flags]   cancel jobs in flight
+dbt-gemini-batch local up|down|status                  the local stack (BigQuery + Vertex emulators)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gemini_batch.progress import Progress
+
+if TYPE_CHECKING:
+    from gemini_batch.dbt_project import BatchNode
+    from gemini_batch.session import Session
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _add_dbt_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--select", "-s", nargs="+", default=[], metavar="MODEL", help="gemini_batch models by name")
+    for flag in ("--project-dir", "--profiles-dir", "--target", "--profile", "--target-path", "--vars"):
+        parser.add_argument(flag)
+
+
+def _flags_as_dbt_args(ns: argparse.Namespace) -> list[str]:
+    args = []
+    for name in ("project_dir", "profiles_dir", "target", "profile", "target_path", "vars"):
+        value = getattr(ns, name, None)
+        if value:
+            args += ["--" + name.replace("_", "-"), value]
+    return args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dbt-gemini-batch", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "build"):
+        p = sub.add_parser(name, help=f"`dbt {name}` with the batch hook; other arguments go to dbt")
+        p.add_argument("--no-wait", action="store_true", help="submit and return; collect on a later run")
+    for name, text in (
+        ("submit", "submit pending requests of gemini_batch models (after a plain dbt run)"),
+        ("status", "show the ledger's jobs and their live state"),
+        ("collect", "merge the answers of finished jobs into m__responses"),
+        ("cancel", "cancel jobs in flight"),
+    ):
+        p = sub.add_parser(name, help=text)
+        _add_dbt_flags(p)
+        if name == "collect":
+            p.add_argument("--wait", action="store_true", help="wait for running jobs, then collect them")
+        if name == "submit":
+            p.add_argument("--wait", action="store_true", help="also wait and collect (like the one-shot run)")
+    local = sub.add_parser("local", help="the local stack: bqemulator + the Vertex AI batch emulator")
+    from gemini_batch.local.cli import add_arguments
+
+    add_arguments(local)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in ("run", "build"):
+        # Everything we do not know belongs to dbt, untouched.
+        ns, dbt_rest = parser.parse_known_args(argv)
+        from gemini_batch.runner import HookRunner
+
+        return HookRunner([argv[0], *dbt_rest], wait=not ns.no_wait).invoke()
+    ns = parser.parse_args(argv)
+    if ns.command == "local":
+        from gemini_batch.local.cli import run as run_local
+
+        return run_local(ns)
+    return scheduler_command(ns)
+
+
+def scheduler_command(ns: argparse.Namespace) -> int:
+    """submit | status | collect | cancel, from target/manifest.json and the ledger."""
+    from gemini_batch.batch import BatchError, NodeOutcome
+    from gemini_batch.dbt_project import DbtFlags, ProjectError, failed_nodes
+    from gemini_batch.ledger import LedgerError
+    from gemini_batch.runner import summarize
+    from gemini_batch.session import Session
+
+    progress = Progress()
+    try:
+        flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
+        session = Session.open(flags, progress=progress)
+        nodes = session.manifest.select(ns.select)
+        runner = session.runner
+        if ns.command == "status":
+            return _print_status(session, nodes)
+        outcomes: list[NodeOutcome] = []
+        broken = failed_nodes(flags.run_results_path)
+        for node in nodes:
+            settings = session.settings(node)
+            if ns.command == "cancel":
+                runner.cancel(node, settings)
+                continue
+            outcome = NodeOutcome(node=node.name)
+            if ns.command == "submit":
+                if node.unique_id in broken:
+                    outcome.errors.append(
+                        f"{node.name}: its last dbt run did not succeed ({flags.run_results_path}); fix and re-run "
+                        "dbt before submitting"
+                    )
+                else:
+                    outcome = runner.process(node, settings, wait=ns.wait)
+            else:  # collect
+                open_jobs = runner.ledger.uncollected(node.unique_id)
+                if open_jobs:
+                    runner.finish_jobs(node, settings, open_jobs, outcome, wait=ns.wait)
+                else:
+                    progress.say(f"{node.name}: no job to collect")
+            outcomes.append(outcome)
+        summary = summarize(outcomes)
+        if summary:
+            progress.say(summary)
+        errors = [e for o in outcomes for e in o.errors]
+        for error in errors:
+            progress.say(f"ERROR {error}")
+        return EXIT_FAILED if errors else EXIT_OK
+    except (ProjectError, LedgerError, BatchError) as exc:
+        progress.say(f"ERROR {exc}")
+        return EXIT_USAGE if isinstance(exc, ProjectError) else EXIT_FAILED
+
+
+def _print_status(session: Session, nodes: list[BatchNode]) -> int:
+    runner = session.runner
+    entries = runner.ledger.recent([n.unique_id for n in nodes])
+    if not entries:
+        print("no batch jobs in the ledger for these models")
+        return EXIT_OK
+    by_id = {n.unique_id: n for n in nodes}
+    print(f"{'model':<28} {'job':<22} {'state':<14} {'requests':>9} {'ok':>8} {'failed':>7}  submitted")
+    for e in entries:
+        state = e.state
+        if e.job_name and not e.is_collected:
+            node = by_id[e.dbt_node]
+            state = runner.get_job(session.settings(node), e).state.name + " (live)"
+        short = (e.job_name or "-").rsplit("/", 1)[-1]
+        print(
+            f"{by_id[e.dbt_node].name if e.dbt_node in by_id else e.dbt_node:<28} {short:<22} "
+            f"{state.removeprefix('JOB_STATE_'):<14} {e.request_count or 0:>9} {e.succeeded_count or 0:>8} "
+            f"{e.failed_count or 0:>7}  {e.submitted_at:%Y-%m-%d %H:%M}"
+        )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

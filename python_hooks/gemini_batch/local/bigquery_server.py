@@ -1,0 +1,84 @@
+"""Run bqemulator with the two workarounds it needs on an offline machine.
+
+1. At start-up bqemulator loads DuckDB's `spatial` extension, which DuckDB would download. The extension ships as a PyPI
+   wheel (`duckdb-extension-spatial`), so we install it from that file first; nothing is fetched.
+2. Datasets made by SQL (`create schema`, which dbt-bigquery uses) land in bqemulator's hard-coded "US". Real BigQuery
+   puts them in the query job's location (the profile's region); Vertex batch rejects multi-region datasets, so the
+   local default location is set to the stack's region instead.
+3. google-cloud-bigquery sends `*/*` as the media Content-Type of multipart loads (load_table_from_json), which
+   bqemulator rejects; we add it to the permitted list before the app is built.
+
+Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def install_spatial_extension() -> None:
+    """Install DuckDB's spatial extension from the `duckdb-extension-spatial` wheel (idempotent, offline)."""
+    import duckdb
+    import duckdb_extension_spatial
+
+    # DuckDB keeps installed extensions under ~/.duckdb; a fresh CI user may have a HOME that does not exist yet.
+    Path.home().mkdir(parents=True, exist_ok=True)
+    root = Path(duckdb_extension_spatial.__file__).parent
+    found = sorted(root.rglob("spatial.duckdb_extension"))
+    if not found:
+        raise RuntimeError(f"duckdb-extension-spatial is installed but holds no extension file under {root.name}/")
+    duckdb.execute(f"INSTALL '{found[-1]}'")
+
+
+def set_default_dataset_location(location: str) -> None:
+    from bqemulator.catalog.models import DatasetMeta
+
+    DatasetMeta.model_fields["location"].default = location
+    DatasetMeta.model_rebuild(force=True)
+
+
+def permit_wildcard_upload_content_type() -> None:
+    from bqemulator.api.routes import upload
+
+    permitted: tuple[str, ...] = upload._PERMITTED_MEDIA_CONTENT_TYPES
+    if "*/*" not in permitted:
+        upload._PERMITTED_MEDIA_CONTENT_TYPES = (*permitted, "*/*")  # type: ignore[assignment]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rest-port", type=int, default=9050)
+    parser.add_argument("--grpc-port", type=int, default=9060)
+    parser.add_argument("--project", default="local-project")
+    parser.add_argument("--location", default="us-central1", help="location of datasets created without one")
+    parser.add_argument("--data-dir", default=None, help="persist tables here (default: in memory)")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+
+    install_spatial_extension()
+    permit_wildcard_upload_content_type()
+    set_default_dataset_location(args.location)
+
+    from bqemulator.config import LogLevel, PersistenceMode, Settings
+    from bqemulator.server import run_forever
+
+    overrides: dict[str, object] = {
+        "rest_host": "127.0.0.1",
+        "grpc_host": "127.0.0.1",
+        "rest_port": args.rest_port,
+        "grpc_port": args.grpc_port,
+        "default_project_id": args.project,
+        "log_level": LogLevel(args.log_level),
+        "persistence_mode": PersistenceMode.EPHEMERAL,
+    }
+    if args.data_dir:
+        os.makedirs(args.data_dir, exist_ok=True)
+        overrides["data_dir"] = Path(args.data_dir)
+        overrides["persistence_mode"] = PersistenceMode.PERSISTENT
+    run_forever(Settings(**overrides))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

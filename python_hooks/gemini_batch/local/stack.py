@@ -1,0 +1,201 @@
+"""Start, stop and inspect the local stack: bqemulator (BigQuery) and gemini_batch.emulator (Vertex AI), on loopback.
+
+State lives in `<data_dir>/stack.json` (process ids and endpoints) so `down` and `status` work from another shell.
+Each service runs in its own process group, so `down` leaves no stray child behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(".gemini_batch_local")
+STATE_FILE = "stack.json"
+
+
+@dataclass
+class StackConfig:
+    project: str = "local-project"
+    bq_port: int = 9050
+    bq_grpc_port: int = 9060
+    vertex_port: int = 8085
+    data_dir: Path = DEFAULT_DATA_DIR
+    persist_bigquery: bool = False
+    emulator_config: Path | None = None  # JSON file of gemini_batch.emulator settings (timings, faults, responder)
+    ready_timeout_seconds: float = 90.0
+
+
+@dataclass
+class StackInfo:
+    project: str
+    bigquery_endpoint: str
+    vertex_endpoint: str
+    pids: dict[str, int] = field(default_factory=dict)
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point dbt (profiles.example.yml) and the hook at this stack."""
+        return {
+            "GEMINI_BATCH_LOCAL_PROJECT": self.project,
+            "GEMINI_BATCH_BQ_PORT": self.bigquery_endpoint.rsplit(":", 1)[1],
+            "GEMINI_BATCH_VERTEX_ENDPOINT": self.vertex_endpoint,
+            "GEMINI_BATCH_POLL_INITIAL_SECONDS": "0.5",
+            "GEMINI_BATCH_POLL_MAX_SECONDS": "2",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _is_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - our own http://127.0.0.1 URLs
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.data_dir = Path(self.config.data_dir).resolve()
+        self.state_path = self.data_dir / STATE_FILE
+
+    # -- state -------------------------------------------------------------------------------------------------
+    def read_state(self) -> StackInfo | None:
+        if not self.state_path.exists():
+            return None
+        return StackInfo(**json.loads(self.state_path.read_text()))
+
+    def _write_state(self, info: StackInfo) -> None:
+        self.state_path.write_text(json.dumps(asdict(info), indent=2))
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+        return subprocess.Popen(
+            [sys.executable, *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # own process group: `down` kills the whole tree
+        )
+
+    def up(self) -> StackInfo:
+        """Start both services (or return the running ones) and wait until they answer."""
+        existing = self.read_state()
+        if existing and all(_alive(pid) for pid in existing.pids.values()):
+            return existing
+        if existing:
+            self.down()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.config
+        bq_url = f"http://127.0.0.1:{cfg.bq_port}"
+        vertex_url = f"http://127.0.0.1:{cfg.vertex_port}"
+        bq_args = [
+            "-m", "gemini_batch.local.bigquery_server",
+            "--rest-port", str(cfg.bq_port), "--grpc-port", str(cfg.bq_grpc_port), "--project", cfg.project,
+        ]  # fmt: skip
+        if cfg.persist_bigquery:
+            bq_args += ["--data-dir", str(self.data_dir / "bigquery")]
+        vertex_args = [
+            "-m", "gemini_batch.emulator",
+            "--port", str(cfg.vertex_port), "--bigquery-endpoint", bq_url, "--project", cfg.project,
+            "--state-dir", str(self.data_dir / "vertex"),
+        ]  # fmt: skip
+        if cfg.emulator_config:
+            vertex_args += ["--config", str(cfg.emulator_config)]
+        procs = {"bigquery": self._spawn("bigquery", bq_args), "vertex": self._spawn("vertex", vertex_args)}
+        info = StackInfo(
+            project=cfg.project,
+            bigquery_endpoint=bq_url,
+            vertex_endpoint=vertex_url,
+            pids={name: p.pid for name, p in procs.items()},
+            logs={name: str(self.data_dir / f"{name}.log") for name in procs},
+        )
+        self._write_state(info)
+        checks = {"bigquery": f"{bq_url}/readyz", "vertex": f"{vertex_url}/healthz"}
+        deadline = time.monotonic() + cfg.ready_timeout_seconds
+        pending = dict(checks)
+        while pending:
+            for name in list(pending):
+                if procs[name].poll() is not None:
+                    self.down()
+                    raise RuntimeError(f"local {name} service exited during start-up; see {info.logs[name]}")
+                if _is_ready(pending[name]):
+                    del pending[name]
+            if pending and time.monotonic() > deadline:
+                self.down()
+                raise RuntimeError(
+                    f"local stack not ready after {cfg.ready_timeout_seconds:.0f}s: {', '.join(pending)}; "
+                    f"see the logs in {self.data_dir}"
+                )
+            time.sleep(0.2)
+        return info
+
+    def down(self, grace_seconds: float = 10.0) -> list[str]:
+        """Stop every process the state file names (whole process groups); returns the names stopped."""
+        info = self.read_state()
+        if info is None:
+            return []
+        stopped = []
+        for name, pid in info.pids.items():
+            if not _alive(pid):
+                continue
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            deadline = time.monotonic() + grace_seconds
+            while _alive(pid) and time.monotonic() < deadline:
+                _reap(pid)
+                time.sleep(0.1)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+                _reap(pid)
+            stopped.append(name)
+        self.state_path.unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> dict[str, str]:
+        info = self.read_state()
+        if info is None:
+            return {"bigquery": "stopped", "vertex": "stopped"}
+        urls = {"bigquery": f"{info.bigquery_endpoint}/readyz", "vertex": f"{info.vertex_endpoint}/healthz"}
+        result = {}
+        for name, pid in info.pids.items():
+            if not _alive(pid):
+                result[name] = "stopped (stale state)"
+            else:
+                result[name] = "ready" if _is_ready(urls[name]) else "starting or unhealthy"
+        return result
+
+
+def _reap(pid: int) -> None:
+    """Collect a child that exited, so it does not linger as a zombie that still looks alive."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

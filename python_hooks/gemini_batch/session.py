@@ -1,0 +1,45 @@
+"""One place that turns dbt flags into a ready BatchRunner: credentials, clients, manifest and ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gemini_batch import clients
+from gemini_batch.batch import BatchRunner
+from gemini_batch.dbt_project import LEDGER_TABLE, BatchNode, DbtFlags, Manifest, load_credentials
+from gemini_batch.ledger import Ledger
+from gemini_batch.progress import Progress
+from gemini_batch.settings import BatchSettings, settings_for
+
+
+@dataclass
+class Session:
+    flags: DbtFlags
+    manifest: Manifest
+    credentials: Any
+    runner: BatchRunner
+
+    @classmethod
+    def open(cls, flags: DbtFlags, invocation_id: str | None = None, progress: Progress | None = None) -> Session:
+        manifest = Manifest.load(flags.manifest_path)
+        credentials = load_credentials(flags)
+        bq = clients.bigquery_client(credentials)
+        # The ledger's place comes from the package's source (var gemini_batch_ledger_schema), resolved by dbt.
+        ledger_table = manifest.ledger_table or f"{credentials.database}.{credentials.schema}.{LEDGER_TABLE}"
+
+        def job_client(settings: BatchSettings, location: str) -> Any:
+            return clients.job_service_client(credentials, settings, location)
+
+        runner = BatchRunner(
+            bq=bq,
+            ledger=Ledger(bq, ledger_table),
+            job_client_factory=job_client,
+            default_location=credentials.location or "us-central1",
+            invocation_id=invocation_id,
+            progress=progress,
+        )
+        return cls(flags=flags, manifest=manifest, credentials=credentials, runner=runner)
+
+    def settings(self, node: BatchNode) -> BatchSettings:
+        return settings_for(node.name, node.config)

@@ -1,0 +1,77 @@
+"""Shared fixtures. Integration tests run against a real local stack (bqemulator + gemini_batch.emulator) that this
+session starts on free loopback ports and stops at the end; no test reaches Google."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import aiplatform_v1, bigquery
+
+from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
+
+LOCATION = "us-central1"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+    data_dir = tmp_path_factory.mktemp("local_stack")
+    stack = LocalStack(
+        StackConfig(
+            bq_port=free_port(),
+            bq_grpc_port=free_port(),
+            vertex_port=free_port(),
+            data_dir=Path(data_dir),
+        )
+    )
+    info = stack.up()
+    try:
+        yield info
+    finally:
+        stopped = stack.down()
+        assert set(stopped) == {"bigquery", "vertex"}, f"a local service had died before teardown: {stopped}"
+
+
+@pytest.fixture(scope="session")
+def bq_client(local_stack: StackInfo) -> bigquery.Client:
+    return bigquery.Client(
+        project=local_stack.project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": local_stack.bigquery_endpoint},
+        location=LOCATION,
+    )
+
+
+@pytest.fixture(scope="session")
+def job_client(local_stack: StackInfo) -> aiplatform_v1.JobServiceClient:
+    return aiplatform_v1.JobServiceClient(
+        transport="rest",
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=local_stack.vertex_endpoint),
+    )
+
+
+@pytest.fixture()
+def dataset(bq_client: bigquery.Client) -> Iterator[str]:
+    """A uniquely named dataset in us-central1, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    ds = bigquery.Dataset(f"{bq_client.project}.{name}")
+    ds.location = LOCATION
+    bq_client.create_dataset(ds)
+    yield name
+    bq_client.delete_dataset(name, delete_contents=True, not_found_ok=True)
+
+
+@pytest.fixture()
+def stack_env(local_stack: StackInfo, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point dbt and the hook (via environment) at the session's local stack."""
+    env = local_stack.env()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return dict(os.environ)
