@@ -1,0 +1,128 @@
+"""A throwaway copy of integration_tests/ (the demo dbt project) pointed at the session's local stack.
+
+Each test gets its own copy and its own BigQuery dataset, so tests can add seed rows or models without touching the
+repo, and the package is installed from this checkout (packages.yml -> the repo root).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.cloud import bigquery
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class CommandResult:
+    returncode: int
+    output: str
+
+
+class DemoProject:
+    def __init__(self, root: Path, env: dict[str, str], bq: bigquery.Client, vertex_endpoint: str) -> None:
+        self.root = root
+        self.dataset = f"demo_{uuid.uuid4().hex[:8]}"
+        self.env = {**env, "GEMINI_BATCH_DATASET": self.dataset, "GEMINI_BATCH_TARGET": "local"}
+        self.bq = bq
+        self.vertex_endpoint = vertex_endpoint
+
+    @classmethod
+    def copy(cls, dest: Path, env: dict[str, str], bq: bigquery.Client, vertex_endpoint: str) -> DemoProject:
+        src = REPO / "integration_tests"
+        shutil.copytree(
+            src,
+            dest,
+            ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "package-lock.yml", "profiles.yml"),
+        )
+        (dest / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+        shutil.copyfile(REPO / "profiles.example.yml", dest / "profiles.yml")
+        project = cls(dest, env, bq, vertex_endpoint)
+        project.dbt("deps")
+        return project
+
+    # -- commands ------------------------------------------------------------------------------------------------
+    def _run(self, exe: str, *args: str) -> CommandResult:
+        proc = subprocess.run(
+            [str(BIN / exe), *args, "--profiles-dir", str(self.root)],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        return CommandResult(proc.returncode, proc.stdout + proc.stderr)
+
+    def dbt(self, *args: str, ok: bool = True) -> CommandResult:
+        result = self._run("dbt", *args)
+        if ok:
+            assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.output[-4000:]}"
+        return result
+
+    def gb(self, *args: str, ok: bool = True) -> CommandResult:
+        """dbt-gemini-batch with the given arguments."""
+        result = self._run("dbt-gemini-batch", *args)
+        if ok:
+            assert result.returncode == 0, f"dbt-gemini-batch {' '.join(args)} failed:\n{result.output[-4000:]}"
+        return result
+
+    # -- BigQuery ------------------------------------------------------------------------------------------------
+    def table(self, name: str) -> str:
+        return f"{self.bq.project}.{self.dataset}.{name}"
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        sql = sql.replace("{ds}", f"{self.bq.project}.{self.dataset}")
+        return [dict(r) for r in self.bq.query(sql).result()]
+
+    def scalar(self, sql: str) -> Any:
+        return next(iter(self.rows(sql)[0].values()))
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return self.rows("select * from `{ds}.gemini_batch_jobs` order by submitted_at")
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    def append_reviews(self, texts: list[str], first_id: int = 900001) -> None:
+        """Add reviews (product 1, rating 4) to the seed CSV of this copy."""
+        import csv
+
+        path = self.root / "seeds" / "demo" / "shop_reviews.csv"
+        with path.open(newline="") as f:
+            header = next(csv.reader(f))
+        with path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+            for i, text in enumerate(texts):
+                row = {name: "" for name in header}
+                row.update(
+                    review_id=str(first_id + i), product_id="1", customer_id="1", rating="4", review_title="added",
+                    review_text=text, review_language="en", submitted_at="2026-11-23 10:00:00",
+                    verified_purchase="true", helpful_votes="0",
+                )  # fmt: skip
+                writer.writerow(row)
+
+    def add_model(self, relative_path: str, sql: str) -> None:
+        path = self.root / "models" / relative_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql)
+
+
+def set_emulator_config(vertex_endpoint: str, patch: dict[str, Any]) -> dict[str, Any]:
+    """Merge-update the running Vertex emulator's config (fault injection, timings); returns the new config."""
+    req = urllib.request.Request(  # noqa: S310 - the loopback emulator
+        f"{vertex_endpoint}/emulator/config",
+        data=json.dumps(patch).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the loopback emulator
+        result: dict[str, Any] = json.loads(resp.read())
+    return result

@@ -1,0 +1,207 @@
+"""The whole pipeline through the real clients: dbt-bigquery -> bqemulator, aiplatform REST -> the Vertex emulator.
+
+Each test builds the demo project (reviews -> review_insights batch model -> parsed -> marts) in its own dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.cloud import bigquery
+
+from gemini_batch.local.stack import StackInfo
+from tests.integration.demo_project import DemoProject, set_emulator_config
+
+pytestmark = pytest.mark.integration
+
+BASELINE_FAULTS = {
+    "row_failure_rate": 0.0,
+    "fail_jobs": False,
+    "queue_delay_seconds": 0.2,
+    "api_error_rate": 0.0,
+    "api_error_after_commit": False,
+}
+
+
+@pytest.fixture()
+def demo(tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo) -> DemoProject:
+    project = DemoProject.copy(tmp_path / "demo", stack_env, bq_client, local_stack.vertex_endpoint)
+    project.dbt("seed")
+    return project
+
+
+@pytest.fixture()
+def faults(local_stack: StackInfo) -> Iterator[None]:
+    """Lets a test change the shared emulator's fault injection; puts the baseline back afterwards."""
+    yield
+    set_emulator_config(local_stack.vertex_endpoint, BASELINE_FAULTS)
+
+
+def distinct_prompts(demo: DemoProject) -> int:
+    return int(demo.scalar("select count(distinct review_text_clean) from `{ds}.stg_shop__reviews`"))
+
+
+def test_build_answers_every_review_once_then_only_new_ones(demo: DemoProject) -> None:
+    first = demo.gb("build", "--select", "+tag:demo")
+    reviews = int(demo.scalar("select count(*) from `{ds}.stg_shop__reviews`"))
+    prompts = distinct_prompts(demo)
+    assert prompts < reviews, "the seed is meant to hold identical review texts"
+
+    jobs = demo.ledger()
+    assert len(jobs) == 1
+    assert jobs[0]["state"] == "JOB_STATE_SUCCEEDED"
+    # identical requests are sent once: one request per distinct text, not per review
+    assert jobs[0]["request_count"] == prompts
+    assert jobs[0]["succeeded_count"] == prompts
+    assert f"{prompts} request(s) submitted" in first.output
+
+    statuses = demo.rows("select classification_status, count(*) as n from `{ds}.int_reviews__classified` group by 1")
+    assert statuses == [{"classification_status": "classified", "n": reviews}]
+    # per-job tables are dropped after collection
+    leftovers = [t.table_id for t in demo.bq.list_tables(demo.dataset) if "__batch_" in t.table_id]
+    assert leftovers == []
+
+    # the same prompt on different reviews: one request hash, and every one of those rows has the answer
+    twins = demo.rows(
+        "select review_id, request_hash, status, to_json_string(response) as response "
+        "from `{ds}.review_insights` where review_text_clean = 'Works as described.'"
+    )
+    assert len(twins) >= 3
+    assert len({t["request_hash"] for t in twins}) == 1
+    assert {t["status"] for t in twins} == {""}
+    assert len({t["response"] for t in twins}) == 1 and twins[0]["response"]
+
+    # a second build sends nothing and creates no job
+    second = demo.gb("build", "--select", "+tag:demo")
+    assert "0 requests pending" in second.output
+    assert len(demo.ledger()) == 1
+
+    # ten new reviews: exactly those ten are sent
+    demo.append_reviews(
+        [f"Added review number {i}: the lid {'squeaks' if i % 2 else 'fits'} after a week." for i in range(10)]
+    )
+    demo.dbt("seed")
+    demo.gb("build", "--select", "+tag:demo")
+    jobs = demo.ledger()
+    assert len(jobs) == 2
+    assert jobs[1]["request_count"] == 10
+    assert int(demo.scalar("select count(*) from `{ds}.int_reviews__classified`")) == reviews + 10
+
+
+def test_scheduler_path_gives_the_same_tables_as_the_one_shot_run(
+    tmp_path: Path, demo: DemoProject, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo
+) -> None:
+    # one shot in one dataset ...
+    demo.gb("build", "--select", "+tag:demo")
+    # ... plain dbt + the scheduler commands in another
+    other = DemoProject.copy(tmp_path / "scheduled", stack_env, bq_client, local_stack.vertex_endpoint)
+    other.dbt("seed")
+    other.dbt("run", "--select", "+tag:demo")
+    assert int(other.scalar("select count(*) from `{ds}.int_reviews__classified` where response_state = 'pending'")) > 0
+    submitted = other.gb("submit")
+    assert "submitted" in submitted.output
+    status = other.gb("status")
+    assert "review_insights" in status.output
+    other.gb("collect", "--wait")
+    other.dbt("run", "--select", "review_insights+")
+
+    query = (
+        "select review_id, classification_status, sentiment, array_to_string(topics, ',') as topics, summary "
+        "from `{ds}.int_reviews__classified` order by review_id"
+    )
+    one_shot, scheduled = demo.rows(query), other.rows(query)
+    assert len(one_shot) > 300
+    assert scheduled == one_shot
+    assert [j["state"] for j in other.ledger()] == ["JOB_STATE_SUCCEEDED"]
+
+
+def test_failed_rows_are_visible_then_retried_and_successes_win(
+    demo: DemoProject, local_stack: StackInfo, faults: None
+) -> None:
+    set_emulator_config(local_stack.vertex_endpoint, {"row_failure_rate": 0.25})
+    demo.gb("build", "--select", "+tag:demo")
+    failed = demo.rows("select request_hash, status from `{ds}.review_insights__responses` where status != ''")
+    assert failed, "with a 25% failure rate some rows must fail"
+    marts_failed = int(
+        demo.scalar("select reviews from `{ds}.review_pipeline_health` where classification_status = 'failed'")
+    )
+    failed_reviews = int(
+        demo.scalar("select count(*) from `{ds}.review_insights` where status is not null and status != ''")
+    )
+    assert marts_failed == failed_reviews > 0
+    errors = demo.rows(
+        "select error_message from `{ds}.int_reviews__classified` where classification_status = 'failed'"
+    )
+    assert all(e["error_message"] for e in errors)
+
+    # next run: only the failed hashes go out again; they succeed; attempts counts both tries
+    set_emulator_config(local_stack.vertex_endpoint, {"row_failure_rate": 0.0})
+    demo.gb("build", "--select", "+tag:demo")
+    jobs = demo.ledger()
+    assert len(jobs) == 2
+    assert jobs[1]["request_count"] == len(failed)
+    retried = demo.rows(
+        "select status, attempts from `{ds}.review_insights__responses` "
+        f"where request_hash in ({', '.join(repr(f['request_hash']) for f in failed)})"
+    )
+    assert {r["status"] for r in retried} == {""}
+    assert {r["attempts"] for r in retried} == {2}
+    assert demo.scalar("select countif(classification_status != 'classified') from `{ds}.int_reviews__classified`") == 0
+
+
+def test_bad_input_is_stopped_before_anything_is_submitted(demo: DemoProject) -> None:
+    demo.add_model(
+        "demo/batch/bad_prompts.sql",
+        "{{ config(materialized='gemini_batch', tags=['bad']) }}\n"
+        "select review_id,\n"
+        "    {{ gemini_batch.request(prompt='if(review_id = 100010, null, review_text_clean)') }} as request\n"
+        "from {{ ref('stg_shop__reviews') }}\n",
+    )
+    demo.dbt("run", "--select", "stg_shop__reviews")
+    result = demo.gb("run", "--select", "bad_prompts", ok=False)
+    assert result.returncode != 0
+    assert "bad_prompts" in result.output
+    assert "review_id=100010" in result.output
+    assert "request is NULL" in result.output
+    assert demo.ledger() == []
+
+
+def test_failed_job_fails_the_command_and_keeps_rows_pending(
+    demo: DemoProject, local_stack: StackInfo, faults: None
+) -> None:
+    set_emulator_config(local_stack.vertex_endpoint, {"fail_jobs": True})
+    result = demo.gb("build", "--select", "+tag:demo", ok=False)
+    assert result.returncode == 1
+    assert "FAILED" in result.output
+    assert [j["state"] for j in demo.ledger()] == ["JOB_STATE_FAILED"]
+    pending = demo.scalar("select countif(classification_status = 'pending') from `{ds}.int_reviews__classified`")
+    assert pending == demo.scalar("select count(*) from `{ds}.stg_shop__reviews`")
+
+    set_emulator_config(local_stack.vertex_endpoint, {"fail_jobs": False})
+    demo.gb("build", "--select", "+tag:demo")
+    assert [j["state"] for j in demo.ledger()] == ["JOB_STATE_FAILED", "JOB_STATE_SUCCEEDED"]
+
+
+def test_no_wait_resume_and_cancel(demo: DemoProject, local_stack: StackInfo, faults: None) -> None:
+    set_emulator_config(local_stack.vertex_endpoint, {"queue_delay_seconds": 60})
+    demo.gb("run", "--no-wait", "--select", "+review_insights")
+    jobs = demo.ledger()
+    assert len(jobs) == 1 and jobs[0]["collected_at"] is None
+    # a second run resumes the job in flight instead of submitting the same rows again
+    again = demo.gb("run", "--no-wait", "--select", "+review_insights")
+    assert "resuming 1 job" in again.output
+    assert len(demo.ledger()) == 1
+
+    demo.gb("cancel")
+    demo.gb("collect", "--wait", ok=False)
+    jobs = demo.ledger()
+    assert [j["state"] for j in jobs] == ["JOB_STATE_CANCELLED"]
+    assert jobs[0]["collected_at"] is not None
+    assert demo.scalar("select countif(status is not null) from `{ds}.review_insights`") == 0
+
+    # after the cancel the requests are still pending and the next run sends them
+    set_emulator_config(local_stack.vertex_endpoint, {"queue_delay_seconds": 0.2})
+    demo.gb("run", "--select", "+review_insights")
+    assert [j["state"] for j in demo.ledger()] == ["JOB_STATE_CANCELLED", "JOB_STATE_SUCCEEDED"]
