@@ -1,0 +1,51 @@
+"""Pure pieces of the hook: label values, progress lines, the run summary, ledger columns vs the dbt DDL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gemini_batch.batch import NodeOutcome, label_value
+from gemini_batch.ledger import COLUMNS, LedgerEntry
+from gemini_batch.progress import Progress, format_elapsed
+from gemini_batch.runner import summarize
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_label_values_follow_vertex_rules() -> None:
+    value = label_value("Review-Insights.v2/" + "x" * 80)
+    assert re.fullmatch(r"[a-z0-9_-]{1,63}", value)
+    assert value.startswith("review-insights_v2_")
+
+
+def test_progress_reports_state_changes_and_heartbeats_only() -> None:
+    lines: list[str] = []
+    progress = Progress(write=lines.append, heartbeat_seconds=3600)
+    for state in ["JOB_STATE_PENDING", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_RUNNING"]:
+        progress.job_state("m", "projects/p/locations/l/batchPredictionJobs/42", state, started=0.0)
+    assert len(lines) == 2
+    assert "job 42 PENDING" in lines[0] and "job 42 RUNNING" in lines[1]
+    assert format_elapsed(3725) == "1:02:05"
+
+
+def test_summary_names_given_up_and_running_work() -> None:
+    text = summarize(
+        [
+            NodeOutcome(
+                node="m", submitted_requests=10, jobs=["j"], succeeded=8, failed=2, exhausted=3, still_running=["j"]
+            )
+        ]
+    )
+    assert "m: 10 request(s) submitted in 1 job(s), 8 answered, 2 failed rows" in text
+    assert "3 given up after max_attempts" in text
+    assert "1 job(s) still running" in text
+    assert summarize([]) == ""
+
+
+def test_ledger_columns_match_the_dbt_ddl() -> None:
+    ddl = (REPO / "macros/ledger/create_ledger_table.sql").read_text()
+    declared = re.findall(r"^\s+(\w+) (string|int64|timestamp),?$", ddl, flags=re.MULTILINE)
+    assert [(name, kind.upper()) for name, kind in declared] == list(COLUMNS.items())
+    # every ledger column the hook writes is a field of LedgerEntry
+    assert set(COLUMNS) == set(LedgerEntry.__dataclass_fields__)
