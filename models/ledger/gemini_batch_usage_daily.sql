@@ -1,14 +1,7 @@
-{#- Tokens and estimated cost per day and Gemini model. Cost uses var gemini_batch_prices (online USD per 1M tokens)
-    at the batch rate (var gemini_batch_discount, 50% by default). Cached input tokens get the implicit-cache discount
+{#- Tokens and estimated cost per day and Gemini model. Cost uses gemini_batch.price_list() (var gemini_batch_prices,
+    online USD per 1M tokens) at the batch rate (var gemini_batch_discount, 50% by default). Cached input tokens get the implicit-cache discount
     (90%) instead of the batch one: Google does not stack the two. Thinking tokens bill as output. A model missing from
     the price list gets a NULL cost, never a guessed one. -#}
-{%- set prices = var('gemini_batch_prices', {
-    'gemini-2.5-pro': {'input': 1.25, 'output': 10.00},
-    'gemini-2.5-flash': {'input': 0.30, 'output': 2.50},
-    'gemini-2.5-flash-lite': {'input': 0.10, 'output': 0.40},
-    'gemini-2.0-flash': {'input': 0.15, 'output': 0.60},
-    'gemini-2.0-flash-lite': {'input': 0.075, 'output': 0.30},
-}) -%}
 {%- set batch_rate = var('gemini_batch_discount', 0.5) -%}
 {%- set cache_rate = var('gemini_batch_cached_input_rate', 0.1) -%}
 
@@ -23,15 +16,11 @@ jobs as (
 
 prices as (
 
-    {%- for model_name, price in prices.items() %}
     select
-        '{{ model_name }}' as gemini_model,
-        cast({{ price['input'] }} as float64) as input_usd_per_1m,
-        cast({{ price['output'] }} as float64) as output_usd_per_1m
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+        price.gemini_model,
+        price.input_usd_per_1m,
+        price.output_usd_per_1m
+    from unnest({{ gemini_batch.price_list() }}) as price
 
 ),
 
