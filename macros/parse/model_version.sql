@@ -1,0 +1,3 @@
+{% macro model_version(response='response') -%}
+    json_value({{ response }}, '$.modelVersion')
+{%- endmacro %}

@@ -1,0 +1,114 @@
+"""The package's request and parse macros, proved by the dbt macro tests in integration_tests (`tag:macro_tests`).
+
+dbt runs as a subprocess in a throwaway copy of integration_tests with its own BigQuery dataset on the session's local
+stack. Success alone is not enough: run_results.json must show every expected data test ran and passed, so a test
+that stopped being selected (a lost tag, a renamed file) fails here instead of passing quietly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.cloud import bigquery
+
+from gemini_batch.local.stack import StackInfo
+from tests.integration.demo_project import DemoProject
+
+pytestmark = pytest.mark.integration
+
+SEEDS = {
+    "macro_tests__parse_responses",
+    "macro_tests__parse_expected",
+    "macro_tests__request_texts",
+    "macro_tests__request_inputs",
+    "macro_tests__request_expected",
+    "macro_tests__file_uris",
+}
+MODELS = {
+    "test_parse_macros",
+    "test_request_text_round_trip",
+    "test_request_options",
+    "test_file_part_mime_types",
+}
+SINGULAR_TESTS = {
+    "assert_parse_macros_match_expected",
+    "assert_request_texts_round_trip",
+    "assert_request_options_match_expected",
+    "assert_file_part_mime_types_match_expected",
+}
+# The singular tests above plus the generic tests in the macro_tests yml files (12 on seeds, 11 on models).
+DATA_TEST_COUNT = 27
+
+
+@pytest.fixture()
+def project(
+    tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo
+) -> Iterator[DemoProject]:
+    project = DemoProject.copy(tmp_path / "integration_tests", stack_env, bq_client, local_stack.vertex_endpoint)
+    project.env["GEMINI_BATCH_DATASET"] = project.dataset = f"macro_tests_{project.dataset.removeprefix('demo_')}"
+    try:
+        yield project
+    finally:
+        bq_client.delete_dataset(project.dataset, delete_contents=True, not_found_ok=True)
+
+
+def _results(project: DemoProject) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = json.loads((project.root / "target" / "run_results.json").read_text())["results"]
+    return results
+
+
+def _names(results: list[dict[str, Any]], resource_type: str) -> dict[str, str]:
+    """{node name: status} of the results of one resource type (unique ids look like `test.<project>.<name>...`)."""
+    return {
+        r["unique_id"].split(".")[2]: r["status"] for r in results if r["unique_id"].startswith(f"{resource_type}.")
+    }
+
+
+def test_macro_tests_build_and_every_data_test_passes(project: DemoProject) -> None:
+    project.dbt("seed", "--select", "tag:macro_tests")
+    seeds = _names(_results(project), "seed")
+    assert seeds == dict.fromkeys(SEEDS, "success")
+
+    build = project.dbt("build", "--select", "tag:macro_tests", ok=False)
+    results = _results(project)
+    failing = {r["unique_id"]: r.get("message") for r in results if r["status"] not in ("success", "pass")}
+    assert build.returncode == 0 and not failing, f"dbt build failed: {failing}\n{build.output[-4000:]}"
+
+    assert _names(results, "model") == dict.fromkeys(MODELS, "success")
+    tests = [r for r in results if r["unique_id"].startswith("test.")]
+    assert len(tests) == DATA_TEST_COUNT, sorted(r["unique_id"] for r in tests)
+    assert all(r["status"] == "pass" and r["failures"] == 0 for r in tests)
+    assert set(_names(results, "test")) >= SINGULAR_TESTS
+
+
+# Arguments the macros must reject while compiling, with a message naming the problem, rather than build bad SQL.
+BAD_CALLS = {
+    "gemini_batch.response_json_value('$.score', 'money')": "data_type must be one of",
+    "gemini_batch.response_json_value('score')": "json_path must be a JSONPath starting with $",
+    "gemini_batch.token_count('output')": "kind must be one of",
+    "gemini_batch.request('p', labels={'Bad Key': 'x'})": "label key 'Bad Key'",
+    "gemini_batch.request('p', parts=[1])": "each item of `parts`",
+    "gemini_batch.request('p', generation_config={'top_p': 1, 'topP': 1})": "is given twice",
+    "gemini_batch.request('p', response_schema={'type': 'STRING'}, generation_config={'response_schema': {}})": (
+        "either as `response_schema` or inside `generation_config`"
+    ),
+}
+
+
+def test_macros_reject_bad_arguments_at_compile_time(project: DemoProject) -> None:
+    accepted = {}
+    for call, message in BAD_CALLS.items():
+        result = project.dbt("compile", "--inline", "select {{ " + call + " }} as x", ok=False)
+        if result.returncode == 0 or message not in result.output:
+            accepted[call] = result.output[-1500:]
+    assert not accepted, accepted
+
+    # An unknown generation_config key only warns: the API grows fields faster than the package's list.
+    result = project.dbt(
+        "compile", "--inline", "select {{ gemini_batch.request('p', generation_config={'temprature': 0}) }}"
+    )
+    assert "generation_config key 'temprature' is not a known GenerationConfig field" in result.output
