@@ -426,6 +426,8 @@ class BatchRunner:
         schema = {f.name: f.field_type.upper() for f in self.bq.get_table(output).schema}
         # Vertex documents `response` as JSON; read a STRING one too rather than trust an unverified detail.
         response = "response" if schema.get("response") == "JSON" else "safe.parse_json(response)"
+        # The cache keeps the request as text; the output echoes the input's type, which we wrote as STRING.
+        request = "to_json_string(request)" if schema.get("request") == "JSON" else "request"
         processed = "processed_time" if "processed_time" in schema else "current_timestamp()"
         text = f"to_json_string({response})"
         self._sql(
@@ -434,7 +436,7 @@ class BatchRunner:
             using (
                 select
                     request_hash,
-                    request,
+                    {request} as request,
                     {response} as response,
                     coalesce(status, '') as status,
                     {processed} as processed_time

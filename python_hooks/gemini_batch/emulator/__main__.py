@@ -1,0 +1,47 @@
+r"""Command line: run the emulator in the foreground until SIGTERM/SIGINT.
+
+    python -m gemini_batch.emulator --host 127.0.0.1 --port 8085 --bigquery-endpoint http://127.0.0.1:9050 \
+        --project local-project --state-dir .gemini_batch_local/vertex [--config emulator.json]
+
+Without --config, $GEMINI_BATCH_EMULATOR_CONFIG may name the JSON config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from types import FrameType
+
+from gemini_batch.emulator.config import EmulatorConfig
+from gemini_batch.emulator.server import VertexEmulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gemini_batch.emulator", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8085)
+    parser.add_argument("--bigquery-endpoint", default="http://127.0.0.1:9050")
+    parser.add_argument("--project", default="local-project")
+    parser.add_argument("--state-dir", default=None, help="keep job metadata here so a restart still knows the jobs")
+    parser.add_argument("--config", default=None, help="JSON file of EmulatorConfig settings")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    config = EmulatorConfig.from_file(args.config) if args.config else EmulatorConfig.from_env()
+    emulator = VertexEmulator(config, args.bigquery_endpoint, args.project, args.state_dir)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # shutdown() blocks until serve_forever returns, so it must run outside the serving thread.
+        threading.Thread(target=emulator.stop, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    emulator.serve_forever(args.host, args.port)
+    emulator.runner.stop()
+
+
+if __name__ == "__main__":
+    main()

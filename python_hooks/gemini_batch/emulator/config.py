@@ -1,0 +1,178 @@
+"""Settings of the local Vertex AI emulator: timings, fault injection and which responder answers the rows.
+
+One frozen dataclass, built from a dict, a JSON file or the file named by $GEMINI_BATCH_EMULATOR_CONFIG, and
+merged with partial updates at runtime (POST /emulator/config) so a test can switch a fault on without
+restarting the server. Unknown keys are rejected: a misspelt fault setting that silently does nothing would
+make a test pass for the wrong reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_VAR = "GEMINI_BATCH_EMULATOR_CONFIG"
+
+API_METHODS = ("create", "get", "list", "cancel", "delete")
+# HTTP status -> google.rpc code name, for the API errors the emulator can inject.
+INJECTABLE_API_CODES = {
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+# HTTP-like code -> google.rpc status name, for rows answered with an injected failure.
+INJECTABLE_ROW_CODES = {
+    400: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+RESPONDERS = ("deterministic", "openai")
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    """An OpenAI-compatible chat completions server (vLLM, Ollama, llama.cpp) that answers the rows.
+
+    The key itself never lives in the config (which is served by GET /emulator/config and may be committed);
+    only the name of the environment variable that holds it.
+    """
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "default"
+    api_key_env: str | None = None
+    timeout_seconds: float = 120.0
+    max_retries: int = 2
+    concurrency: int = 4
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything that shapes how the emulator behaves; each default suits a fast test run."""
+
+    # Timings: a job waits queue_delay in PENDING, run_delay in RUNNING before the first row, per_row_latency
+    # per row.
+    queue_delay_seconds: float = 0.2
+    run_delay_seconds: float = 0.0
+    per_row_latency_seconds: float = 0.0
+    chunk_rows: int = 2000  # rows read and answered per step; a cancel is noticed between rows
+    # Output loads: one per write_batch_rows rows, or sooner once answered rows have waited write_interval_seconds.
+    # Few large loads matter on bqemulator, which copies the whole table into a snapshot on every write.
+    write_batch_rows: int = 20_000
+    write_interval_seconds: float = 1.0
+    max_concurrent_jobs: int = 4  # jobs beyond this wait in PENDING, like Vertex's shared pool
+    max_input_rows: int = 200_000  # Vertex's per-job limit; lower it to test the limit cheaply
+    # Row faults: this fraction of rows (picked by hash of the request and seed, so reproducible) fail with
+    # row_failure_code.
+    row_failure_rate: float = 0.0
+    row_failure_code: int = 500
+    # Job faults: True fails every job; a glob (or list of globs) fails jobs whose displayName matches.
+    fail_jobs: bool | str | list[str] = False
+    fail_jobs_code: int = 13
+    # API faults: this fraction of calls to api_error_methods answer with one of api_error_codes (evenly
+    # spaced, cycling).
+    api_error_rate: float = 0.0
+    api_error_codes: list[int] = field(default_factory=lambda: [429, 503])
+    api_error_methods: list[str] = field(default_factory=lambda: list(API_METHODS))
+    # False: the faulted call has no effect. True: it takes effect, then errors (a create that made a job but
+    # timed out).
+    api_error_after_commit: bool = False
+    seed: int = 0
+    responder: str = "deterministic"
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
+    # The project number accepted as an alias of the project id in paths.
+    project_number: str = "123456789012"
+    # Which form resource names (job and operation names) carry: "number" like real Vertex, or "id".
+    resource_name_project: str = "number"
+    # What to do when bigqueryDestination names a table that already exists: "fail" the job, or "append" to
+    # it.
+    existing_output_table: str = "fail"
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("queue_delay_seconds", "run_delay_seconds", "per_row_latency_seconds"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0")
+        for name in ("row_failure_rate", "api_error_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} must be between 0 and 1")
+        if self.chunk_rows < 1 or self.write_batch_rows < 1 or self.max_concurrent_jobs < 1 or self.max_input_rows < 0:
+            problems.append("chunk_rows, write_batch_rows and max_concurrent_jobs must be >= 1, max_input_rows >= 0")
+        if self.write_interval_seconds < 0:
+            problems.append("write_interval_seconds must be >= 0")
+        if self.row_failure_code not in INJECTABLE_ROW_CODES:
+            problems.append(f"row_failure_code must be one of {sorted(INJECTABLE_ROW_CODES)}")
+        bad_codes = [c for c in self.api_error_codes if c not in INJECTABLE_API_CODES]
+        if bad_codes or not self.api_error_codes:
+            problems.append(f"api_error_codes must be a non-empty subset of {sorted(INJECTABLE_API_CODES)}")
+        bad_methods = [m for m in self.api_error_methods if m not in API_METHODS]
+        if bad_methods:
+            problems.append(f"api_error_methods must be among {list(API_METHODS)}, got {bad_methods}")
+        if self.responder not in RESPONDERS:
+            problems.append(f"responder must be one of {list(RESPONDERS)}")
+        if self.resource_name_project not in ("number", "id"):
+            problems.append('resource_name_project must be "number" or "id"')
+        if self.existing_output_table not in ("fail", "append"):
+            problems.append('existing_output_table must be "fail" or "append"')
+        if not str(self.project_number).isdigit():
+            problems.append("project_number must be digits")
+        if not isinstance(self.fail_jobs, bool | str | list):
+            problems.append("fail_jobs must be a bool, a glob or a list of globs")
+        if problems:
+            raise ValueError("invalid emulator config: " + "; ".join(problems))
+
+    # -- construction ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmulatorConfig:
+        return cls().merged(data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> EmulatorConfig:
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: the emulator config must be a JSON object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> EmulatorConfig:
+        """The config in the JSON file $GEMINI_BATCH_EMULATOR_CONFIG names, or the defaults when unset."""
+        path = (os.environ if environ is None else environ).get(ENV_VAR)
+        return cls.from_file(path) if path else cls()
+
+    def merged(self, patch: dict[str, Any]) -> EmulatorConfig:
+        """A copy with the keys of `patch` replaced (the `openai` section is merged key by key)."""
+        if not isinstance(patch, dict):
+            raise ValueError("the emulator config must be a JSON object")
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(patch) - known)
+        if unknown:
+            raise ValueError(f"unknown emulator config keys {unknown}; known: {sorted(known)}")
+        changes: dict[str, Any] = dict(patch)
+        if "openai" in changes:
+            section = changes["openai"]
+            if isinstance(section, OpenAIConfig):
+                pass
+            elif isinstance(section, dict):
+                openai_known = {f.name for f in fields(OpenAIConfig)}
+                bad = sorted(set(section) - openai_known)
+                if bad:
+                    raise ValueError(f"unknown openai config keys {bad}; known: {sorted(openai_known)}")
+                changes["openai"] = replace(self.openai, **section)
+            else:
+                raise ValueError("openai must be a JSON object")
+        for key in ("api_error_codes", "api_error_methods"):
+            if key in changes:
+                changes[key] = list(changes[key])
+        if "project_number" in changes:
+            changes["project_number"] = str(changes["project_number"])
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,235 @@
+"""Read one row's `request` as Gemini would: normalize snake_case keys, and refuse what Gemini refuses.
+
+A refused row does not fail the job: it gets a status `Bad Request: {"error": {...}}` and a NULL response, so
+every message here is the one Gemini gives for that mistake (or close to it), because parse models and people
+will read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gemini_batch.emulator.validation import camel
+
+DOCS = "Learn more: https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini"
+REQUEST_FIELDS = {
+    "contents", "systemInstruction", "generationConfig", "safetySettings", "tools", "toolConfig", "labels",
+    "cachedContent", "model",
+}  # fmt: skip
+PART_DATA_FIELDS = {
+    "text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
+    "codeExecutionResult",
+}  # fmt: skip
+PART_FIELDS = PART_DATA_FIELDS | {"thought", "thoughtSignature", "videoMetadata", "mediaResolution"}
+SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
+RESPONSE_MIME_TYPES = {"text/plain", "application/json", "text/x.enum"}
+
+
+class BadRequest(ValueError):
+    """The row's request is not one Gemini accepts; the message is what goes into the row's status."""
+
+
+@dataclass(frozen=True)
+class CheckedRequest:
+    body: dict[str, Any]  # normalized: camelCase keys everywhere except user-named schema properties
+    key: str  # sha256 of the canonical JSON: the identity used for determinism and row-fault picks
+
+
+def _schema(node: Any, where: str) -> Any:
+    """camelCase the keywords of an OpenAPI-subset schema, leaving property names (user data) alone."""
+    if not isinstance(node, dict):
+        raise BadRequest(f"Unable to submit request because {where} is not a schema object. {DOCS}")
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        name = camel(key)
+        if name == "properties":
+            if not isinstance(value, dict):
+                raise BadRequest(f"Unable to submit request because {where}.properties is not an object. {DOCS}")
+            out[name] = {prop: _schema(sub, f"{where}.properties.{prop}") for prop, sub in value.items()}
+        elif name == "items":
+            out[name] = _schema(value, f"{where}.items")
+        elif name == "anyOf":
+            out[name] = [_schema(sub, f"{where}.anyOf") for sub in (value or [])]
+        else:
+            out[name] = value
+    kind = out.get("type")
+    if kind is not None and (not isinstance(kind, str) or kind.upper() not in SCHEMA_TYPES):
+        raise BadRequest(
+            "Unable to submit request because one or more response schemas specified incorrect schema type "
+            "field. "
+            f"The type field must be one of {sorted(SCHEMA_TYPES - {'NULL'})}, got {kind!r} at {where}. "
+            f"{DOCS}"
+        )
+    if kind is None and "anyOf" not in out and not out.get("enum"):
+        raise BadRequest(f"Unable to submit request because {where} has no type. {DOCS}")
+    return out
+
+
+def _content(content: Any, where: str, roles: bool) -> dict[str, Any]:
+    if not isinstance(content, dict):
+        raise BadRequest(f"Invalid JSON payload received. {where} must be a Content object.")
+    item = {camel(k): v for k, v in content.items()}
+    role = item.get("role")
+    if roles and role is not None and role not in ("user", "model"):
+        raise BadRequest("Please use a valid role: user, model.")
+    parts = item.get("parts")
+    if not isinstance(parts, list) or not parts:
+        raise BadRequest(
+            "Unable to submit request because it must have at least one parts field, which describe the "
+            "prompt "
+            f"input. {DOCS}"
+        )
+    normalized = []
+    for part in parts:
+        if not isinstance(part, dict):
+            raise BadRequest(f"Invalid JSON payload received. {where}.parts must hold Part objects.")
+        fields = {camel(k): v for k, v in part.items()}
+        unknown = sorted(set(fields) - PART_FIELDS)
+        if unknown:
+            raise BadRequest(f"Invalid JSON payload received. Unknown name \"{unknown[0]}\" at '{where}.parts'.")
+        if not PART_DATA_FIELDS & set(fields):
+            raise BadRequest(f"Unable to submit request because it has an empty part. {DOCS}")
+        if "text" in fields and (not isinstance(fields["text"], str) or fields["text"] == ""):
+            raise BadRequest(
+                "Unable to submit request because it has an empty text parameter. Add a value to the "
+                "parameter and "
+                f"try again. {DOCS}"
+            )
+        for blob in ("inlineData", "fileData"):
+            if blob in fields:
+                if not isinstance(fields[blob], dict):
+                    raise BadRequest(f"Invalid JSON payload received. {blob} must be an object.")
+                fields[blob] = {camel(k): v for k, v in fields[blob].items()}
+                if not fields[blob].get("mimeType"):
+                    raise BadRequest(f"Unable to submit request because {blob} has no mime_type. {DOCS}")
+        normalized.append(fields)
+    item["parts"] = normalized
+    return item
+
+
+def _generation_config(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise BadRequest("Invalid JSON payload received. generation_config must be an object.")
+    config = {camel(k): v for k, v in raw.items()}
+    temperature = config.get("temperature")
+    if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
+        raise BadRequest(
+            f"Unable to submit request because it has a temperature value of {temperature} but the "
+            "supported range "
+            f"is from 0 (inclusive) to 2.0001 (exclusive). Update the value and try again. {DOCS}"
+        )
+    top_p = config.get("topP")
+    if top_p is not None and not (isinstance(top_p, int | float) and 0 < top_p <= 1):
+        raise BadRequest(f"Unable to submit request because top_p must be in (0, 1], got {top_p}. {DOCS}")
+    for key, low, high in (("maxOutputTokens", 1, 65536), ("candidateCount", 1, 8)):
+        value = config.get(key)
+        if value is not None and not (isinstance(value, int) and low <= value <= high):
+            raise BadRequest(
+                f"Unable to submit request because it has a {key} value of {value} but the supported range "
+                "is "
+                f"from {low} (inclusive) to {high + 1} (exclusive). Update the value and try again. {DOCS}"
+            )
+    mime = config.get("responseMimeType")
+    if mime is not None and mime not in RESPONSE_MIME_TYPES:
+        raise BadRequest(
+            f"Unable to submit request because response_mime_type {mime!r} is not supported: use one of "
+            f"{sorted(RESPONSE_MIME_TYPES)}. {DOCS}"
+        )
+    if "responseSchema" in config or "responseJsonSchema" in config:
+        if mime not in ("application/json", "text/x.enum"):
+            raise BadRequest(
+                "Unable to submit request because response_schema is only supported when response_mime_type "
+                "is "
+                f"application/json or text/x.enum. {DOCS}"
+            )
+        if "responseSchema" in config and "responseJsonSchema" in config:
+            raise BadRequest(
+                f"Unable to submit request because response_schema and response_json_schema are both set. {DOCS}"
+            )
+    if "responseSchema" in config:
+        config["responseSchema"] = _schema(config["responseSchema"], "response_schema")
+    elif "responseJsonSchema" in config and not isinstance(config["responseJsonSchema"], dict):
+        raise BadRequest(f"Unable to submit request because response_json_schema is not an object. {DOCS}")
+    if "thinkingConfig" in config:
+        thinking = {camel(k): v for k, v in (config["thinkingConfig"] or {}).items()}
+        budget = thinking.get("thinkingBudget")
+        if budget is not None and not (isinstance(budget, int) and -1 <= budget <= 32768):
+            raise BadRequest(f"Unable to submit request because thinking_budget {budget} is out of range. {DOCS}")
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_key(raw: Any) -> str:
+    """sha256 of the request as given (canonical JSON when it parses), for rows that are refused too."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(canonical_json(raw).encode()).hexdigest()
+
+
+def check_request(raw: Any) -> CheckedRequest:
+    """Parse (STRING column) or take (JSON column) a row's request; raise BadRequest with Gemini's message."""
+    if raw is None:
+        raise BadRequest("Invalid JSON payload received. The request is empty (NULL).")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(
+                f"Invalid JSON payload received. {exc.msg} at line {exc.lineno} column {exc.colno}."
+            ) from exc
+    if not isinstance(raw, dict):
+        raise BadRequest("Invalid JSON payload received. The request must be a GenerateContentRequest object.")
+    body: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = camel(key)
+        if name not in REQUEST_FIELDS:
+            raise BadRequest(f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.')
+        body[name] = value
+    if body.get("cachedContent"):
+        raise BadRequest(
+            f"Unable to submit request because cached_content is not supported in batch prediction. {DOCS}"
+        )
+    contents = body.get("contents")
+    if contents is None or contents == []:
+        raise BadRequest(f"Unable to submit request because it has an empty contents field. {DOCS}")
+    if not isinstance(contents, list):
+        raise BadRequest("Invalid JSON payload received. contents must be a list of Content objects.")
+    body["contents"] = [_content(c, f"contents[{i}]", roles=True) for i, c in enumerate(contents)]
+    if body.get("systemInstruction") is not None:
+        system = body["systemInstruction"]
+        if isinstance(system, str):  # a bare string is accepted by the SDKs; the API wants a Content
+            system = {"parts": [{"text": system}]}
+        body["systemInstruction"] = _content(system, "system_instruction", roles=False)
+    if body.get("generationConfig") is not None:
+        body["generationConfig"] = _generation_config(body["generationConfig"])
+    return CheckedRequest(body=body, key=hashlib.sha256(canonical_json(body).encode()).hexdigest())
+
+
+def texts(content: dict[str, Any]) -> list[str]:
+    return [p["text"] for p in content.get("parts", []) if isinstance(p.get("text"), str) and not p.get("thought")]
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    """All prompt text (system instruction and every turn), for token counts."""
+    chunks = texts(body["systemInstruction"]) if body.get("systemInstruction") else []
+    for content in body.get("contents", []):
+        chunks.extend(texts(content))
+    return "\n".join(chunks)
+
+
+def user_text(body: dict[str, Any]) -> str:
+    """The text of the last user turn: what an answer is about."""
+    for content in reversed(body.get("contents", [])):
+        if content.get("role", "user") == "user":
+            return "\n".join(texts(content))
+    return ""
