@@ -59,6 +59,10 @@ def test_build_answers_every_review_once_then_only_new_ones(demo: DemoProject) -
 
     statuses = demo.rows("select classification_status, count(*) as n from `{ds}.int_reviews__classified` group by 1")
     assert statuses == [{"classification_status": "classified", "n": reviews}]
+    # the usage mart waits for the batch job (its input, the ledger, changes under dbt's feet)
+    usage = demo.rows("select requests, answered_rows, estimated_cost_usd from `{ds}.usage_and_cost`")
+    assert len(usage) == 1 and usage[0]["requests"] == prompts == usage[0]["answered_rows"]
+    assert usage[0]["estimated_cost_usd"] > 0
     # per-job tables are dropped after collection
     leftovers = [t.table_id for t in demo.bq.list_tables(demo.dataset) if "__batch_" in t.table_id]
     assert leftovers == []

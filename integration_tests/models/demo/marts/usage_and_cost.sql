@@ -1,4 +1,7 @@
-{#- What the demo's batch jobs used and cost, per Gemini model, from the package's ledger models. -#}
+{#- What the demo's batch jobs used and cost, per Gemini model, from the package's ledger models. The ledger only
+    changes when the hook collects review_insights' jobs, which dbt cannot see from the refs below: the explicit
+    dependency makes this table wait for them. -#}
+-- depends_on: {{ ref('review_insights') }}
 with
 
 usage_daily as (
