@@ -30,6 +30,7 @@ from google.cloud import aiplatform_v1, aiplatform_v1beta1, bigquery
 
 from gemini_batch.emulator import EmulatorConfig, VertexEmulator
 from gemini_batch.local.stack import StackInfo
+from tests.openapi_schema import openapi_to_jsonschema
 from tests.unit.test_emulator_openai import FakeChatServer, chat_answer
 
 pytestmark = pytest.mark.integration
@@ -198,23 +199,6 @@ def error_status(err: pytest.ExceptionInfo[exceptions.GoogleAPICallError]) -> st
     response = err.value.response
     assert response is not None
     return str(response.json()["error"]["status"])
-
-
-def openapi_to_jsonschema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Test-side translation of Gemini's OpenAPI subset, to validate answers with jsonschema."""
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "type":
-            out["type"] = [value.lower(), "null"] if schema.get("nullable") else value.lower()
-        elif key == "properties":
-            out["properties"] = {k: openapi_to_jsonschema(v) for k, v in value.items()}
-        elif key == "items":
-            out["items"] = openapi_to_jsonschema(value)
-        elif key in ("enum", "required", "minItems", "maxItems", "minimum", "maximum", "format"):
-            out[key] = value
-    if "properties" in out:
-        out["additionalProperties"] = False
-    return out
 
 
 @pytest.fixture()

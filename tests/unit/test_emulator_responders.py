@@ -13,6 +13,7 @@ import pytest
 from gemini_batch.emulator.request_check import check_request
 from gemini_batch.emulator.responders import DeterministicResponder, RowError, model_version
 from gemini_batch.emulator.schema_values import make_value
+from tests.openapi_schema import openapi_to_jsonschema
 
 REVIEW = {
     "type": "OBJECT",
@@ -67,24 +68,6 @@ PROMPTS = [
     "It is a kettle.",
     "",
 ]
-
-
-def openapi_to_jsonschema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Test-side translation of Gemini's OpenAPI subset into JSON Schema, for jsonschema.validate."""
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key == "type":
-            out["type"] = [value.lower(), "null"] if schema.get("nullable") else value.lower()
-        elif key == "properties":
-            out["properties"] = {k: openapi_to_jsonschema(v) for k, v in value.items()}
-            out["additionalProperties"] = False
-        elif key == "items":
-            out["items"] = openapi_to_jsonschema(value)
-        elif key == "anyOf":
-            out["anyOf"] = [openapi_to_jsonschema(v) for v in value]
-        elif key != "nullable":
-            out[key] = value
-    return out
 
 
 def ask(text: str, **config: Any) -> dict[str, Any]:
