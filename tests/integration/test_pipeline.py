@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from google.cloud import bigquery
+from google.cloud import aiplatform_v1, bigquery
 
+from gemini_batch.batch import label_value
 from gemini_batch.local.stack import StackInfo
 from tests.integration.demo_project import DemoProject, set_emulator_config
 
@@ -80,6 +81,10 @@ def test_build_answers_every_review_once_then_only_new_ones(demo: DemoProject) -
     # a second build sends nothing and creates no job
     second = demo.gb("build", "--select", "+tag:demo")
     assert "0 requests pending" in second.output
+    assert len(demo.ledger()) == 1
+    # a full refresh rebuilds the requests but keeps the paid answers
+    refreshed = demo.gb("run", "--select", "review_insights", "--full-refresh")
+    assert "0 requests pending" in refreshed.output
     assert len(demo.ledger()) == 1
 
     # ten new reviews: exactly those ten are sent
@@ -209,3 +214,57 @@ def test_no_wait_resume_and_cancel(demo: DemoProject, local_stack: StackInfo, fa
     set_emulator_config(local_stack.vertex_endpoint, {"queue_delay_seconds": 0.2})
     demo.gb("run", "--select", "+review_insights")
     assert [j["state"] for j in demo.ledger()] == ["JOB_STATE_CANCELLED", "JOB_STATE_SUCCEEDED"]
+
+
+def test_large_batches_are_split_into_jobs_of_max_requests_per_job(demo: DemoProject) -> None:
+    demo.add_model(
+        "demo/batch/review_insights_small_jobs.sql",
+        "{{ config(materialized='gemini_batch', max_requests_per_job=100) }}\n"
+        "select review_id, {{ gemini_batch.request(prompt='review_text_clean') }} as request\n"
+        "from {{ ref('stg_shop__reviews') }}\n",
+    )
+    demo.gb("run", "--select", "+review_insights_small_jobs")
+    prompts = distinct_prompts(demo)
+    jobs = demo.ledger()
+    assert sorted(j["request_count"] for j in jobs) == sorted([100] * (prompts // 100) + [prompts % 100])
+    assert all(j["state"] == "JOB_STATE_SUCCEEDED" for j in jobs)
+    assert demo.scalar("select countif(status != '' or status is null) from `{ds}.review_insights_small_jobs`") == 0
+
+
+def test_api_errors_are_retried_without_creating_a_job_twice(
+    demo: DemoProject, local_stack: StackInfo, faults: None, job_client: aiplatform_v1.JobServiceClient
+) -> None:
+    # every create answers 503/429 although it made the job (the request reached Vertex, the answer did not reach
+    # us): the hook must find the job by its label instead of creating it again
+    set_emulator_config(
+        local_stack.vertex_endpoint,
+        {"api_error_rate": 1.0, "api_error_methods": ["create"], "api_error_after_commit": True},
+    )
+    demo.gb("run", "--select", "+review_insights")
+    set_emulator_config(local_stack.vertex_endpoint, BASELINE_FAULTS)
+
+    jobs = demo.ledger()
+    assert len(jobs) == 1 and jobs[0]["state"] == "JOB_STATE_SUCCEEDED"
+    label = label_value(jobs[0]["input_table"].rsplit(".", 1)[-1])
+    same_input = list(
+        job_client.list_batch_prediction_jobs(
+            request={
+                "parent": f"projects/{local_stack.project}/locations/us-central1",
+                "filter": f'labels.gemini_batch_input="{label}"',
+            }
+        )
+    )
+    assert len(same_input) == 1
+    assert demo.scalar("select countif(status is null) from `{ds}.review_insights`") == 0
+
+    # every second get/list fails while polling; and a full refresh that is told to discard the paid answers
+    # asks for all of them again
+    set_emulator_config(local_stack.vertex_endpoint, {"api_error_rate": 0.5, "api_error_methods": ["get", "list"]})
+    demo.gb(
+        "run", "--select", "review_insights", "--full-refresh",
+        "--vars", "{gemini_batch_full_refresh_discards_responses: true}",
+    )  # fmt: skip
+    jobs = demo.ledger()
+    assert [j["state"] for j in jobs] == ["JOB_STATE_SUCCEEDED", "JOB_STATE_SUCCEEDED"]
+    assert jobs[1]["request_count"] == jobs[0]["request_count"]
+    assert demo.scalar("select min(attempts) from `{ds}.review_insights`") == 1
