@@ -121,16 +121,20 @@ class BatchRunner:
     def process(self, node: BatchNode, settings: BatchSettings, wait: bool = True) -> NodeOutcome:
         """Resume, submit, and (when wait) poll and collect every job of one model."""
         outcome = NodeOutcome(node=node.name)
-        open_jobs = self.ledger.uncollected(node.unique_id)
-        if open_jobs:
-            self.progress.say(f"{node.name}: resuming {len(open_jobs)} job(s) from an earlier run before submitting")
-            self.finish_jobs(node, settings, open_jobs, outcome, wait)
-            if outcome.still_running:
-                return outcome  # --no-wait with jobs still in flight: never submit the same rows again
+        if self.collect_open(node, settings, outcome, wait) and outcome.still_running:
+            return outcome  # --no-wait with jobs still in flight: never submit the same rows again
         entries = self.submit(node, settings, outcome)
         if entries:
             self.finish_jobs(node, settings, entries, outcome, wait)
         return outcome
+
+    def collect_open(self, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome, wait: bool) -> int:
+        """Finish what earlier runs left: jobs in the ledger not yet collected. Returns how many there were."""
+        open_jobs = self.ledger.uncollected(node.unique_id)
+        if open_jobs:
+            self.progress.say(f"{node.name}: {len(open_jobs)} job(s) from an earlier run not collected yet, resuming")
+            self.finish_jobs(node, settings, open_jobs, outcome, wait)
+        return len(open_jobs)
 
     def finish_jobs(
         self,

@@ -88,6 +88,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
     from gemini_batch.ledger import LedgerError
     from gemini_batch.runner import summarize
     from gemini_batch.session import Session
+    from gemini_batch.settings import SettingsError
 
     progress = Progress()
     try:
@@ -113,12 +114,8 @@ def scheduler_command(ns: argparse.Namespace) -> int:
                     )
                 else:
                     outcome = runner.process(node, settings, wait=ns.wait)
-            else:  # collect
-                open_jobs = runner.ledger.uncollected(node.unique_id)
-                if open_jobs:
-                    runner.finish_jobs(node, settings, open_jobs, outcome, wait=ns.wait)
-                else:
-                    progress.say(f"{node.name}: no job to collect")
+            elif not runner.collect_open(node, settings, outcome, wait=ns.wait):  # collect
+                progress.say(f"{node.name}: no job to collect")
             outcomes.append(outcome)
         summary = summarize(outcomes)
         if summary:
@@ -127,9 +124,9 @@ def scheduler_command(ns: argparse.Namespace) -> int:
         for error in errors:
             progress.say(f"ERROR {error}")
         return EXIT_FAILED if errors else EXIT_OK
-    except (ProjectError, LedgerError, BatchError) as exc:
+    except (ProjectError, SettingsError, LedgerError, BatchError) as exc:
         progress.say(f"ERROR {exc}")
-        return EXIT_USAGE if isinstance(exc, ProjectError) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, ProjectError | SettingsError) else EXIT_FAILED
 
 
 def _print_status(session: Session, nodes: list[BatchNode]) -> int:

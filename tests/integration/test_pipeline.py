@@ -200,7 +200,7 @@ def test_no_wait_resume_and_cancel(demo: DemoProject, local_stack: StackInfo, fa
     assert len(jobs) == 1 and jobs[0]["collected_at"] is None
     # a second run resumes the job in flight instead of submitting the same rows again
     again = demo.gb("run", "--no-wait", "--select", "+review_insights")
-    assert "resuming 1 job" in again.output
+    assert "1 job(s) from an earlier run not collected yet, resuming" in again.output
     assert len(demo.ledger()) == 1
 
     demo.gb("cancel")
