@@ -59,3 +59,13 @@ def test_default_model_matches_the_materialization() -> None:
     """request_hash includes the Gemini model: dbt and the hook must agree on the default."""
     macro = (REPO / "macros/materializations/gemini_batch/_relations.sql").read_text()
     assert f"model_config.get('gemini_model', '{DEFAULT_GEMINI_MODEL}')" in macro
+
+
+def test_a_local_bigquery_target_without_a_vertex_endpoint_is_refused() -> None:
+    from types import SimpleNamespace
+
+    from gemini_batch.clients import LocalEndpointError, job_service_client
+
+    credentials = SimpleNamespace(api_endpoint="http://127.0.0.1:9050")
+    with pytest.raises(LocalEndpointError, match="GEMINI_BATCH_VERTEX_ENDPOINT is not set"):
+        job_service_client(credentials, settings_for("m", {}, env={}), "us-central1")
