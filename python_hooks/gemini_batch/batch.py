@@ -208,8 +208,12 @@ class BatchRunner:
                 from `{node.requests_table}` as requests
                 left join `{node.responses_table}` as responses
                     on requests.request_hash = responses.request_hash
-                where responses.request_hash is null
-                    or (responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts)
+                -- a NULL hash means a NULL request, which the materialization's check stops; never send one
+                where requests.request_hash is not null
+                    and (
+                        responses.request_hash is null
+                        or (responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts)
+                    )
                 group by requests.request_hash
             )
             """,
