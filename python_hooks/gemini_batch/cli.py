@@ -116,6 +116,8 @@ def scheduler_command(ns: argparse.Namespace) -> int:
                     outcome = runner.process(node, settings, wait=ns.wait)
             elif not runner.collect_open(node, settings, outcome, wait=ns.wait):  # collect
                 progress.say(f"{node.name}: no job to collect")
+            elif outcome.succeeded or outcome.failed:
+                progress.say(f"{node.name}: answers merged; rebuild what reads them with `dbt run -s {node.name}+`")
             outcomes.append(outcome)
         summary = summarize(outcomes)
         if summary:
@@ -131,6 +133,9 @@ def scheduler_command(ns: argparse.Namespace) -> int:
 
 def _print_status(session: Session, nodes: list[BatchNode]) -> int:
     runner = session.runner
+    for node in nodes:
+        pending, exhausted = runner.pending_counts(node, session.settings(node))
+        print(f"{node.name}: {pending} request(s) not answered yet, {exhausted} given up after max_attempts")
     entries = runner.ledger.recent([n.unique_id for n in nodes])
     if not entries:
         print("no batch jobs in the ledger for these models")

@@ -109,11 +109,15 @@ def test_scheduler_path_gives_the_same_tables_as_the_one_shot_run(
     other.dbt("seed")
     other.dbt("run", "--select", "+tag:demo")
     assert int(other.scalar("select count(*) from `{ds}.int_reviews__classified` where response_state = 'pending'")) > 0
+    before = other.gb("status")
+    assert f"review_insights: {distinct_prompts(other)} request(s) not answered yet" in before.output
+    assert "no batch jobs in the ledger" in before.output
     submitted = other.gb("submit")
     assert "submitted" in submitted.output
     status = other.gb("status")
-    assert "review_insights" in status.output
-    other.gb("collect", "--wait")
+    assert "(live)" in status.output  # the submitted job, not collected yet, with its state asked of Vertex
+    collected = other.gb("collect", "--wait")
+    assert "dbt run -s review_insights+" in collected.output
     other.dbt("run", "--select", "review_insights+")
 
     query = (
