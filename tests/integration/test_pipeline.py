@@ -169,15 +169,21 @@ def test_bad_input_is_stopped_before_anything_is_submitted(demo: DemoProject) ->
         "demo/batch/bad_prompts.sql",
         "{{ config(materialized='gemini_batch', tags=['bad']) }}\n"
         "select review_id,\n"
-        "    {{ gemini_batch.request(prompt='if(review_id = 100010, null, review_text_clean)') }} as request\n"
+        "    case review_id\n"
+        '        when 100020 then \'{"contents": {"role": "user"}}\'\n'
+        '        when 100030 then \'{"contents": [{"role": "system", "parts": [{"text": "x"}]}]}\'\n'
+        "        else {{ gemini_batch.request(prompt='if(review_id = 100010, null, review_text_clean)') }}\n"
+        "    end as request\n"
         "from {{ ref('stg_shop__reviews') }}\n",
     )
     demo.dbt("run", "--select", "stg_shop__reviews")
     result = demo.gb("run", "--select", "bad_prompts", ok=False)
     assert result.returncode != 0
     assert "bad_prompts" in result.output
-    assert "review_id=100010" in result.output
-    assert "request is NULL" in result.output
+    assert "3 row(s) have a request that Vertex would reject" in result.output
+    assert "review_id=100010: request is NULL" in result.output
+    assert "review_id=100020: `contents` is empty or not a list" in result.output
+    assert "review_id=100030: a `contents` entry has a role other than user or model" in result.output
     assert demo.ledger() == []
 
 

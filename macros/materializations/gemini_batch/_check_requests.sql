@@ -7,7 +7,9 @@
         with parsed as (
             select
                 *,
-                safe.parse_json({{ request_text }}) as _gemini_batch_parsed
+                {#- canonical JSON text, or NULL when the request is not JSON: the checks below read STRING, whose
+                    JSON functions return STRING on BigQuery and bqemulator alike -#}
+                to_json_string(safe.parse_json({{ request_text }})) as _gemini_batch_parsed
             from {{ staged_relation }}
         ),
 
@@ -45,7 +47,7 @@
 {% endmacro %}
 
 {#- A SQL expression: NULL when the request is a usable GenerateContentRequest, else why not. The structural checks
-    read the parsed JSON (`parsed`, from SAFE.PARSE_JSON) so malformed text can never raise inside them. -#}
+    read `parsed`, the request as canonical JSON text (NULL when malformed), so malformed text never raises in them. -#}
 {% macro _request_problem(request_text, parsed) %}
     case
         when {{ request_text }} is null
@@ -54,22 +56,27 @@
             then 'request is not valid JSON'
         when json_query({{ parsed }}, '$.contents') is null
             then 'request has no `contents`'
-        when array_length(json_query_array({{ parsed }}, '$.contents')) = 0
-            then 'request has an empty `contents` list'
+        when coalesce(array_length({{ gemini_batch._json_list(parsed, '$.contents') }}), 0) = 0
+            then '`contents` is empty or not a list'
         when exists (
             select 1
-            from unnest(json_query_array({{ parsed }}, '$.contents')) as content
+            from unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content
             where coalesce(json_value(content, '$.role'), '') not in ('user', 'model')
         )
             then 'a `contents` entry has a role other than user or model'
         when exists (
             select 1
-            from unnest(json_query_array({{ parsed }}, '$.contents')) as content
-            where array_length(json_query_array(content, '$.parts')) = 0
-                or json_query(content, '$.parts') is null
+            from unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content
+            where coalesce(array_length({{ gemini_batch._json_list('content', '$.parts') }}), 0) = 0
         )
             then 'a `contents` entry has no parts'
         when json_query({{ parsed }}, '$.cachedContent') is not null
             then '`cachedContent` is not supported by batch prediction'
     end
 {% endmacro %}
+
+{#- JSON_QUERY_ARRAY of a path in JSON text, NULL unless the value there is a list. BigQuery returns NULL for a
+    non-list anyway; bqemulator (DuckDB) raises, and it evaluates every CASE branch, so the guard is needed there. -#}
+{% macro _json_list(json_text, path) %}
+    json_query_array(if(starts_with(json_query({{ json_text }}, '{{ path }}'), '['), {{ json_text }}, null), '{{ path }}')
+{%- endmacro %}
