@@ -3,12 +3,12 @@
 {#- Returns the error message, or none when every row is fine. -#}
 {% macro _check_requests(staged_relation, request_text) %}
     {%- set sample_size = 5 -%}
+    {#- _gemini_batch_parsed: canonical JSON text, or NULL when the request is not JSON. The checks read STRING, whose
+        JSON functions return STRING on BigQuery and bqemulator alike. -#}
     {%- set query -%}
         with parsed as (
             select
                 *,
-                {#- canonical JSON text, or NULL when the request is not JSON: the checks below read STRING, whose
-                    JSON functions return STRING on BigQuery and bqemulator alike -#}
                 to_json_string(safe.parse_json({{ request_text }})) as _gemini_batch_parsed
             from {{ staged_relation }}
         ),
