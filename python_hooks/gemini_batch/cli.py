@@ -25,7 +25,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _add_dbt_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--select", "-s", nargs="+", default=[], metavar="MODEL", help="gemini_batch models by name")
+    parser.add_argument(
+        "--select", "-s", nargs="+", default=[], metavar="SELECTOR",
+        help="gemini_batch models: names, or dbt selector syntax (tag:x, m+, path:...) resolved with `dbt ls`",
+    )  # fmt: skip
     for flag in ("--project-dir", "--profiles-dir", "--target", "--profile", "--target-path", "--vars"):
         parser.add_argument(flag)
 
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def scheduler_command(ns: argparse.Namespace) -> int:
     """submit | status | collect | cancel, from target/manifest.json and the ledger."""
     from gemini_batch.batch import BatchError, NodeOutcome
-    from gemini_batch.dbt_project import DbtFlags, ProjectError, failed_nodes
+    from gemini_batch.dbt_project import DbtFlags, ProjectError, failed_nodes, select_nodes
     from gemini_batch.ledger import LedgerError
     from gemini_batch.runner import summarize
     from gemini_batch.session import Session
@@ -94,7 +97,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
     try:
         flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
         session = Session.open(flags, progress=progress)
-        nodes = session.manifest.select(ns.select)
+        nodes = select_nodes(flags, session.manifest, ns.select)
         runner = session.runner
         if ns.command == "status":
             return _print_status(session, nodes)

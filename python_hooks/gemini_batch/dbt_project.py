@@ -197,6 +197,26 @@ class Manifest:
         return chosen
 
 
+# Characters that make a --select value dbt selector syntax (tag:x, m+, +m, path/*, @m, a,b) rather than a model name.
+_SELECTOR_CHARS = set("+:*@,/")
+
+
+def select_nodes(flags: DbtFlags, manifest: Manifest, selects: Sequence[str]) -> list[BatchNode]:
+    """gemini_batch models picked by --select: plain model names directly, dbt selector syntax through `dbt ls`."""
+    if not any(ch in value for value in selects for ch in _SELECTOR_CHARS):
+        return manifest.select(selects)
+    from dbt.cli.main import dbtRunner
+
+    # --log-level none: dbt ls would print every selected node; we only want its result
+    args = ["--log-level", "none", "ls", "--resource-type", "model", "--output", "json", "--output-keys", "unique_id"]
+    result = dbtRunner().invoke([*args, "--select", *selects, *flags.dbt_args()])
+    if not result.success:
+        raise ProjectError(f"dbt ls --select {' '.join(selects)} failed: {result.exception or 'see the dbt output'}")
+    lines = result.result if isinstance(result.result, list) else []  # `ls` returns its output lines
+    chosen = {json.loads(line)["unique_id"] for line in lines}
+    return [node for uid, node in sorted(manifest.nodes.items()) if uid in chosen]
+
+
 def failed_nodes(run_results_path: Path) -> set[str]:
     """Unique ids whose last dbt run errored: their m__requests may be stale, so the scheduler path skips them."""
     if not run_results_path.exists():

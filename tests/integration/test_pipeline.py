@@ -114,7 +114,7 @@ def test_scheduler_path_gives_the_same_tables_as_the_one_shot_run(
     assert "no batch jobs in the ledger" in before.output
     submitted = other.gb("submit")
     assert "submitted" in submitted.output
-    status = other.gb("status")
+    status = other.gb("status", "--select", "tag:demo")  # dbt selector syntax, resolved with dbt ls
     assert "(live)" in status.output  # the submitted job, not collected yet, with its state asked of Vertex
     collected = other.gb("collect", "--wait")
     assert "dbt run -s review_insights+" in collected.output
