@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1, bigquery
 
+from gemini_batch.local.clients import local_bigquery_client, local_job_client
 from gemini_batch.local.stack import LocalStack, StackConfig, free_port
 
 LOCATION = "us-central1"
@@ -131,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(project: str, bq_url: str, vertex_url: str, pids: dict[str, int], rows: int) -> int:
-    bq = bigquery.Client(
-        project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": bq_url}, location=LOCATION
-    )
+    bq = local_bigquery_client(bq_url, project, LOCATION)
     dataset = bigquery.Dataset(f"{project}.bench")
     dataset.location = LOCATION
     bq.create_dataset(dataset)
@@ -155,9 +152,7 @@ def run(project: str, bq_url: str, vertex_url: str, pids: dict[str, int], rows: 
     load_seconds = time.perf_counter() - started
     print(f"loaded {rows} requests (avg {total_chars / max(rows, 1):.0f} chars) in {load_seconds:.1f}s")
 
-    client = aiplatform_v1.JobServiceClient(
-        transport="rest", credentials=AnonymousCredentials(), client_options=ClientOptions(api_endpoint=vertex_url)
-    )
+    client = local_job_client(vertex_url)
     job = aiplatform_v1.BatchPredictionJob(
         display_name="throughput-benchmark",
         model="publishers/google/models/gemini-2.5-flash",

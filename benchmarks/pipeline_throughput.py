@@ -28,10 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import aiplatform_v1, bigquery
+from google.cloud import bigquery
 
+from gemini_batch.local.clients import local_bigquery_client, local_job_client
 from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
 
 DATASET = "bench"
@@ -337,11 +336,7 @@ def bench(info: StackInfo, project: Path, rows: int) -> int:
     }
 
     # What Vertex itself says about the job(s): queueing and answering, without our polling interval.
-    jobs = aiplatform_v1.JobServiceClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=info.vertex_endpoint),
-    )
+    jobs = local_job_client(info.vertex_endpoint)
     states = [
         jobs.get_batch_prediction_job(name=f"projects/{info.project}/locations/{LOCATION}/batchPredictionJobs/{job_id}")
         for job_id in job_ids
@@ -361,12 +356,7 @@ def bench(info: StackInfo, project: Path, rows: int) -> int:
     peak = {name: peak_rss_mib(pid) for name, pid in info.pids.items()}
 
     # 3. the result
-    client = bigquery.Client(
-        project=info.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": info.bigquery_endpoint},
-        location=LOCATION,
-    )
+    client = local_bigquery_client(info.bigquery_endpoint, info.project, LOCATION)
     row = query_one(
         client,
         "select count(*), countif(status = ''), avg(length(request)), "

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1, bigquery
 
+from gemini_batch.local.clients import local_bigquery_client, local_job_client
 from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
 
 LOCATION = "us-central1"
@@ -39,21 +38,12 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]
 
 @pytest.fixture(scope="session")
 def bq_client(local_stack: StackInfo) -> bigquery.Client:
-    return bigquery.Client(
-        project=local_stack.project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": local_stack.bigquery_endpoint},
-        location=LOCATION,
-    )
+    return local_bigquery_client(local_stack.bigquery_endpoint, local_stack.project, LOCATION)
 
 
 @pytest.fixture(scope="session")
 def job_client(local_stack: StackInfo) -> aiplatform_v1.JobServiceClient:
-    return aiplatform_v1.JobServiceClient(
-        transport="rest",
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=local_stack.vertex_endpoint),
-    )
+    return local_job_client(local_stack.vertex_endpoint)
 
 
 @pytest.fixture()

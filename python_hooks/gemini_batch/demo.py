@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
+from gemini_batch.local.clients import local_bigquery_client
 from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
 
 DEMO_DATASET = "gemini_batch_demo"
@@ -74,11 +74,7 @@ def main() -> int:
             run([str(bin_dir / "dbt"), "deps", *common], dbt_dir, env)
             run([str(bin_dir / "dbt"), "seed", *common], dbt_dir, env)
             run([str(bin_dir / "dbt-gemini-batch"), "build", "--select", "+tag:demo", *common], dbt_dir, env)
-            client = bigquery.Client(
-                project=info.project,
-                credentials=AnonymousCredentials(),
-                client_options={"api_endpoint": info.bigquery_endpoint},
-            )
+            client = local_bigquery_client(info.bigquery_endpoint, info.project)
             for mart in MARTS:
                 print_table(client, f"{info.project}.{DEMO_DATASET}.{mart}")
             print_table(client, f"{info.project}.{DEMO_DATASET}.gemini_batch_job_history", limit=5)

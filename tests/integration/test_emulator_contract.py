@@ -29,6 +29,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import aiplatform_v1, aiplatform_v1beta1, bigquery
 
 from gemini_batch.emulator import EmulatorConfig, VertexEmulator
+from gemini_batch.local.clients import local_job_client
 from gemini_batch.local.stack import StackInfo
 from tests.openapi_schema import openapi_to_jsonschema
 from tests.unit.test_emulator_openai import FakeChatServer, chat_answer
@@ -218,12 +219,7 @@ def emulator_factory(
         emulator = VertexEmulator(config, local_stack.bigquery_endpoint, local_stack.project, state_dir)
         url = emulator.start()
         started.append(emulator)
-        client = aiplatform_v1.JobServiceClient(
-            transport="rest",
-            credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=url),
-        )
-        return emulator, client
+        return emulator, local_job_client(url)
 
     yield start
     for emulator in started:

@@ -20,7 +20,6 @@ from time import monotonic
 from typing import Any
 
 from google.api_core import exceptions as gexc
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from gemini_batch.emulator.validation import BigQueryRef
@@ -56,15 +55,6 @@ class InputPlan:
     @property
     def num_rows(self) -> int:
         return int(self.table.num_rows or 0)
-
-
-def make_client(endpoint: str, project: str, location: str) -> bigquery.Client:
-    return bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": endpoint},
-        location=location,
-    )
 
 
 def _check_dataset(client: bigquery.Client, ref: BigQueryRef, location: str, role: str) -> None:

@@ -30,6 +30,7 @@ from gemini_batch.emulator.request_check import BadRequest, check_request, reque
 from gemini_batch.emulator.responders import Responder, RowError, make_responder
 from gemini_batch.emulator.store import JobStore, StoredJob
 from gemini_batch.emulator.validation import BigQueryRef, parse_destination_uri, parse_table_uri
+from gemini_batch.local.clients import local_bigquery_client
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ class JobRunner:
                 {"error": rpc_status(name, "Internal error occurred (injected by fail_jobs).")},
             )
             return
-        client = bigquery_io.make_client(self.bigquery_endpoint, self.project, job.location)
+        client = local_bigquery_client(self.bigquery_endpoint, self.project, job.location)
         try:
             plan = bigquery_io.inspect_input(client, source, job.location, config.max_input_rows)
             if destination.table is None:
