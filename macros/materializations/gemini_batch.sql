@@ -19,6 +19,7 @@
     {%- set gemini_model = gemini_batch._gemini_model(config) -%}
 
     {{ run_hooks(pre_hooks) }}
+    {%- do gemini_batch._validate_settings(model) -%}
 
     {#- 1. The model's SQL as a view (scans nothing) so its column names and types can be checked first. -#}
     {%- call statement('gemini_batch_stage') -%}

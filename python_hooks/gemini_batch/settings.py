@@ -1,18 +1,29 @@
-"""Per-model settings of the hook: read from the dbt node's config (manifest), then environment, then defaults.
+"""Per-model settings of the hook: ONE registry (the fields of BatchSettings), read from the dbt node's config.
 
-Model configs are the single place a project sets them (`config(gemini_model=...)` in the model, or `+gemini_model:`
-under `models:` in dbt_project.yml), because both dbt (the materialization) and this hook (from the manifest) see them.
+Where a setting is read from, first found wins:
+  1. the model's `meta` (`config(meta={'gemini_model': ...})`, `+meta: {gemini_model: ...}` in dbt_project.yml),
+     the form dbt >= 1.10 asks for (it warns about custom top-level config keys);
+  2. a top-level config key (`config(gemini_model=...)`, `+gemini_model:`), kept for compatibility;
+  3. the setting's environment variable, when it has one;
+  4. the default.
+The same key in meta and at top level with different values is an error (which one was meant?).
+
+The materialization reads the same registry from macros/settings/_settings_registry.sql with the same precedence and
+the same checks (macros/settings/_validate_settings.sql), because request_hash includes gemini_model: dbt and this hook
+must agree on it. tests/unit/test_settings.py renders the Jinja side and checks both agree on the registry and on every
+error. To add a setting: one `setting(...)` line in BatchSettings and one entry in _settings_registry.sql.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import MISSING, dataclass, field, fields
+from functools import cache
+from typing import Any, TypeVar, get_args, get_type_hints
 
-# Must match the default in macros/materializations/gemini_batch/_relations.sql (_gemini_model): it is part of
-# request_hash. tests/unit/test_settings.py checks that the two agree.
 DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
 MAX_REQUESTS_PER_JOB = 200_000  # Vertex's limit for one batch job
 
@@ -23,23 +34,87 @@ ENV_VERTEX_ENDPOINT = "GEMINI_BATCH_VERTEX_ENDPOINT"
 ENV_POLL_INITIAL_SECONDS = "GEMINI_BATCH_POLL_INITIAL_SECONDS"
 ENV_POLL_MAX_SECONDS = "GEMINI_BATCH_POLL_MAX_SECONDS"
 
+# Shape of a model name only (Vertex itself says whether the model exists): a publisher Gemini model by name, optionally
+# versioned (gemini-2.5-flash-001, @default), as models/NAME or publishers/google/models/NAME, or a tuned model / its
+# endpoint as a full resource name. Lower case: Vertex model IDs are.
+# No backslashes in the patterns: they are copied verbatim into Jinja string literals (_settings_registry.sql).
+_GEMINI_NAME = "gemini-[a-z0-9][a-z0-9.-]*[a-z0-9](@[a-z0-9][a-z0-9.-]*)?"
+GEMINI_MODEL_PATTERN = (
+    f"((models/|publishers/google/models/)?{_GEMINI_NAME}"
+    "|projects/[a-z0-9][a-z0-9.:-]*/locations/[a-z0-9-]+/(models|endpoints)/[A-Za-z0-9_.@-]+)"
+)
+GEMINI_MODEL_HINT = (
+    "must be a Gemini model name: a publisher model like gemini-2.5-flash or gemini-2.5-flash-001, models/NAME, "
+    "publishers/google/models/NAME, or a tuned model projects/PROJECT/locations/LOCATION/models/ID (or endpoints/ID)"
+)
+# Vertex locations are lower-case regions (us-central1, europe-west4) or `global`. BigQuery's US/EU multi-regions are
+# not Vertex locations; _multi_region_problem names the fix.
+LOCATION_PATTERN = r"(global|[a-z]+-[a-z]+[0-9]+)"
+LOCATION_HINT = "must be a Vertex AI region in lower case, such as us-central1 or europe-west4, or global"
+MULTI_REGIONS = ("us", "eu")
+NO_SPACES = "[!-~]+"  # printable ASCII, no spaces
+
+# Prefixes of our settings: a key starting with one of them that is not a setting is a near miss (vertex_region).
+SETTING_PREFIXES = ("gemini_", "vertex_", "max_", "poll_")
+# dbt's own model configs (dbt-core ModelConfig and dbt-bigquery's BigqueryConfig, plus dbt's spellings of a few):
+# never flagged as a near miss, even when they look like one (max_staleness). tests/unit/test_settings.py checks that
+# every config field of the installed dbt is here.
+DBT_CONFIG_KEYS = frozenset(
+    """
+    access alias batch_size begin column_types concurrent_batches contract database docs enabled event_time freshness
+    full_refresh grants group incremental_strategy latest_version_pointer lookback materialized meta
+    on_configuration_change on_error on_schema_change packages persist_docs post_hook pre_hook post-hook pre-hook
+    quoting schema static_analysis tags unique_key sql_header description
+    cluster_by enable_change_history enable_list_inference enable_refresh grant_access_to hours_to_expiration
+    intermediate_format job_execution_timeout_seconds kms_key_name labels max_staleness merge_update_columns
+    notebook_template_id partition_by partition_expiration_days partitions refresh_interval_minutes
+    require_partition_filter reservation submission_method project dataset location
+    """.split()  # noqa: SIM905 - a word list reads better than 60 quoted lines
+)
+NEAR_MISS_DISTANCE = 2
+
 
 class SettingsError(ValueError):
-    """A model config that cannot work; the message names the model and the config key."""
+    """A model config that cannot work; the message names the model, the key, the bad value and the fix."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a setting accepts besides its type; the same fields as an entry of _settings_registry.sql."""
+
+    description: str
+    minimum: float | None = None  # inclusive
+    maximum: float | None = None  # inclusive
+    above: float | None = None  # exclusive lower bound
+    pattern: str | None = None  # full match, for strings
+    hint: str | None = None  # what the pattern means, for the error message
+    env: str | None = None  # environment variable read when the model does not set it
+
+
+T = TypeVar("T")
+
+
+def setting(default: T, description: str, **spec: Any) -> T:
+    """One registry entry: a BatchSettings field with its default and its Spec."""
+    return field(default=default, metadata={"spec": Spec(description, **spec)})
 
 
 @dataclass(frozen=True)
 class BatchSettings:
-    gemini_model: str = DEFAULT_GEMINI_MODEL
-    vertex_project: str | None = None  # default: the model's BigQuery project
-    vertex_location: str | None = None  # default: the target's location
-    vertex_endpoint: str | None = None  # default: Google's regional endpoint
-    max_requests_per_job: int = MAX_REQUESTS_PER_JOB
-    max_attempts: int = 3  # a request that failed this many times is not sent again
-    keep_job_tables: bool = False  # keep each job's input and output tables (for debugging)
-    poll_initial_seconds: float = 10.0
-    poll_max_seconds: float = 300.0
-    max_wait_hours: float = 96.0  # Vertex queues up to 72 h and runs up to 24 h
+    """The registry of package settings: one line each (type, default, description, allowed values)."""
+
+    # fmt: off
+    gemini_model: str = setting(DEFAULT_GEMINI_MODEL, "Gemini model answering the requests; part of request_hash", pattern=GEMINI_MODEL_PATTERN, hint=GEMINI_MODEL_HINT)  # noqa: E501
+    vertex_project: str | None = setting(None, "project that runs the batch jobs (default: the model's BigQuery project)", pattern=NO_SPACES, hint="must be a project ID", env=ENV_VERTEX_PROJECT)  # noqa: E501
+    vertex_location: str | None = setting(None, "Vertex AI region of the jobs (default: the target's location)", pattern=LOCATION_PATTERN, hint=LOCATION_HINT, env=ENV_VERTEX_LOCATION)  # noqa: E501
+    vertex_endpoint: str | None = setting(None, "Vertex AI API host (default: Google's endpoint of the location)", pattern=NO_SPACES, hint="must be a host or URL", env=ENV_VERTEX_ENDPOINT)  # noqa: E501
+    max_requests_per_job: int = setting(MAX_REQUESTS_PER_JOB, "rows per batch job (Vertex's limit is 200000)", minimum=1, maximum=MAX_REQUESTS_PER_JOB)  # noqa: E501
+    max_attempts: int = setting(3, "a request that failed this many times is not sent again", minimum=1)
+    keep_job_tables: bool = setting(False, "keep each job's input and output tables (for debugging)")
+    poll_initial_seconds: float = setting(10.0, "first wait between job status polls", above=0, env=ENV_POLL_INITIAL_SECONDS)  # noqa: E501
+    poll_max_seconds: float = setting(300.0, "longest wait between job status polls", above=0, env=ENV_POLL_MAX_SECONDS)
+    max_wait_hours: float = setting(96.0, "stop waiting after this long (Vertex queues up to 72 h, runs up to 24 h)", above=0)  # noqa: E501
+    # fmt: on
 
     @property
     def model_resource(self) -> str:
@@ -49,53 +124,165 @@ class BatchSettings:
         return f"publishers/google/models/{self.gemini_model}"
 
 
-_INT_KEYS = ("max_requests_per_job", "max_attempts")
-_FLOAT_KEYS = ("poll_initial_seconds", "poll_max_seconds", "max_wait_hours")
+@dataclass(frozen=True)
+class SettingInfo:
+    """A registry entry as data: the form the Jinja registry has, so the two can be compared."""
+
+    name: str
+    type: str  # 'str', 'int', 'float' or 'bool'
+    default: Any
+    spec: Spec
+
+
+@cache
+def registry() -> dict[str, SettingInfo]:
+    """Every package setting by name, in declaration order."""
+    hints = get_type_hints(BatchSettings)
+    entries = {}
+    for f in fields(BatchSettings):
+        base = next(t for t in (*get_args(hints[f.name]), hints[f.name]) if t is not type(None))
+        default = None if f.default is MISSING else f.default
+        entries[f.name] = SettingInfo(f.name, base.__name__, default, f.metadata["spec"])
+    return entries
+
+
+# -- key names ---------------------------------------------------------------------------------------------------
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (the Jinja side has the same in _settings_edit_distance.sql)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def closest_setting(key: str) -> str | None:
+    """The setting a config key was probably meant to be, or None when the key is a setting or unrelated to them.
+
+    A near miss is within edit distance 2 of a setting (after lower-casing, `-` as `_`), has a setting's words in
+    another order, or starts with a settings prefix (gemini_, vertex_, max_, poll_). dbt's own configs never are.
+    """
+    known = registry()
+    if key in known or key in DBT_CONFIG_KEYS:
+        return None
+    normal = key.lower().replace("-", "_")
+    best, best_distance = None, None
+    for name in known:
+        distance = edit_distance(normal, name)
+        if best_distance is None or distance < best_distance:
+            best, best_distance = name, distance
+    if best_distance is not None and best_distance <= NEAR_MISS_DISTANCE:
+        return best
+    words = sorted(normal.split("_"))
+    for name in known:
+        if sorted(name.split("_")) == words:
+            return name
+    if normal.startswith(SETTING_PREFIXES):
+        return best
+    return None
+
+
+def _check_keys(node_name: str, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+    for where, keys in (("meta key", meta), ("config key", config)):
+        for key in keys:
+            meant = closest_setting(str(key))
+            if meant is not None:
+                raise SettingsError(
+                    f"model {node_name}: {where} {key!r} is not a gemini_batch setting; did you mean {meant!r}? "
+                    f"Rename it (settings: {', '.join(registry())})"
+                )
+
+
+# -- values ------------------------------------------------------------------------------------------------------
+
+# Numbers given as text (environment variables, env_var() in yml); the Jinja side uses the same patterns.
+INT_TEXT = "-?[0-9]+"
+FLOAT_TEXT = "-?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?"
+TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}
+
+
+def _convert(info: SettingInfo, value: Any) -> Any:
+    """The value as the setting's type; None when it cannot be one. Text is accepted (env vars, env_var() in yml)."""
+    text = value.strip() if isinstance(value, str) else None
+    if info.type == "bool":
+        if isinstance(value, bool):
+            return value
+        return {"true": True, "false": False}.get(text.lower()) if text is not None else None
+    if isinstance(value, bool):
+        return None  # True is an int in Python, never a number of requests
+    if info.type == "int":
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)  # manifests may carry 5.0
+        return int(text) if text is not None and re.fullmatch(INT_TEXT, text) else None
+    if info.type == "float":
+        if isinstance(value, int | float):
+            return float(value)
+        return float(text) if text is not None and re.fullmatch(FLOAT_TEXT, text) else None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _value_problem(info: SettingInfo, value: Any) -> str | None:
+    """Why a converted value is not allowed, as the end of a sentence; None when it is."""
+    spec = info.spec
+    if info.name == "vertex_location" and str(value).lower() in MULTI_REGIONS:
+        return (
+            "is a BigQuery multi-region, not a Vertex AI location: set vertex_location to a region inside it "
+            "(for example us-central1 for US, europe-west4 for EU) and keep the model's datasets in that region"
+        )
+    if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
+        return spec.hint or f"must match {spec.pattern}"
+    if spec.minimum is not None and spec.maximum is not None and not spec.minimum <= value <= spec.maximum:
+        return f"must be between {spec.minimum} and {spec.maximum}"
+    if spec.minimum is not None and value < spec.minimum:
+        return f"must be at least {spec.minimum}"
+    if spec.above is not None and value <= spec.above:
+        return f"must be greater than {spec.above}"
+    return None
+
+
+def _bad_value(node_name: str, key: str, value: Any, source: str, problem: str) -> SettingsError:
+    shown = json.dumps(value, default=str)
+    return SettingsError(f"model {node_name}: {key}={shown} ({source}) {problem}")
 
 
 def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> BatchSettings:
-    """Settings for one gemini_batch model from its dbt config (numbers may arrive as floats from the manifest)."""
+    """Settings for one gemini_batch model from its dbt node config (manifest), checked as the materialization does."""
     env = os.environ if env is None else env
-    values: dict[str, Any] = {
-        "vertex_project": env.get(ENV_VERTEX_PROJECT) or None,
-        "vertex_location": env.get(ENV_VERTEX_LOCATION) or None,
-        "vertex_endpoint": env.get(ENV_VERTEX_ENDPOINT) or None,
-    }
-    if env.get(ENV_POLL_INITIAL_SECONDS):
-        values["poll_initial_seconds"] = env[ENV_POLL_INITIAL_SECONDS]
-    if env.get(ENV_POLL_MAX_SECONDS):
-        values["poll_max_seconds"] = env[ENV_POLL_MAX_SECONDS]
-    for key in BatchSettings.__dataclass_fields__:
-        if config.get(key) is not None:
-            values[key] = config[key]
-    try:
-        for key in _INT_KEYS:
-            if key in values:
-                values[key] = int(values[key])
-        for key in _FLOAT_KEYS:
-            if key in values:
-                values[key] = float(values[key])
-        if "keep_job_tables" in values:
-            values["keep_job_tables"] = _as_bool(values["keep_job_tables"])
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"model {node_name}: invalid gemini_batch config: {exc}") from exc
+    meta = config.get("meta") or {}
+    if not isinstance(meta, Mapping):
+        raise SettingsError(f"model {node_name}: config meta must be a dictionary, got {json.dumps(meta, default=str)}")
+    _check_keys(node_name, config, meta)
+    values: dict[str, Any] = {}
+    for name, info in registry().items():
+        in_meta, top = meta.get(name), config.get(name)
+        if in_meta is not None and top is not None and in_meta != top:
+            raise SettingsError(
+                f"model {node_name}: {name} is set both in meta ({json.dumps(in_meta, default=str)}) and as a "
+                f"top-level config ({json.dumps(top, default=str)}); keep only the one in meta"
+            )
+        if in_meta is not None:
+            raw, source = in_meta, "from meta"
+        elif top is not None:
+            raw, source = top, "from config"
+        elif info.spec.env and env.get(info.spec.env):
+            raw, source = env[info.spec.env], f"from environment variable {info.spec.env}"
+        else:
+            continue
+        value = _convert(info, raw)
+        problem = f"must be {TYPE_WORDS[info.type]}" if value is None else _value_problem(info, value)
+        if problem is not None:
+            raise _bad_value(node_name, name, raw, source, problem)
+        values[name] = value
     settings = BatchSettings(**values)
-    if not 1 <= settings.max_requests_per_job <= MAX_REQUESTS_PER_JOB:
+    if settings.poll_initial_seconds > settings.poll_max_seconds:
         raise SettingsError(
-            f"model {node_name}: max_requests_per_job={settings.max_requests_per_job} must be between 1 and "
-            f"{MAX_REQUESTS_PER_JOB} (Vertex's limit per batch job)"
+            f"model {node_name}: poll_initial_seconds={settings.poll_initial_seconds} is greater than "
+            f"poll_max_seconds={settings.poll_max_seconds}; make poll_initial_seconds at most poll_max_seconds"
         )
-    if settings.max_attempts < 1:
-        raise SettingsError(f"model {node_name}: max_attempts must be at least 1")
     return settings
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes"}:
-        return True
-    if text in {"false", "0", "no"}:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")

@@ -8,8 +8,9 @@
 {% endmacro %}
 
 {#- The Gemini model answering this dbt model. It is part of request_hash, so changing it asks again.
-    Set it with config(gemini_model=...) or `+gemini_model:` in dbt_project.yml (a config, not a var, because the
-    Python hook reads it from the manifest). The default must match gemini_batch.settings.DEFAULT_GEMINI_MODEL. -#}
+    Read like every package setting (macros/settings/_setting_value.sql): meta first (`config(meta={'gemini_model':
+    ...})`, `+meta: {gemini_model: ...}`), then a top-level config, then the default of the registry - the precedence
+    the Python hook applies to the manifest, so both hash and send the same model. -#}
 {% macro _gemini_model(model_config) %}
-    {{ return(model_config.get('gemini_model', 'gemini-2.5-flash')) }}
+    {{ return(gemini_batch._setting_value(model_config, 'gemini_model')) }}
 {% endmacro %}

@@ -1,0 +1,60 @@
+{#- Stops a gemini_batch model before anything is built when its settings cannot be right: a config or meta key that
+    is a near miss of a setting (a typo would silently fall back to the default), a setting given in meta and at top
+    level with different values, or a value of the wrong type or out of range. The hook runs the same checks on the
+    manifest (gemini_batch.settings.settings_for). Returns the checked settings by name. -#}
+{% macro _validate_settings(model) %}
+    {%- set registry = gemini_batch._settings_registry() -%}
+    {%- set rules = gemini_batch._settings_rules() -%}
+    {%- set model_config = model.get('config') or {} -%}
+    {%- set prefix = 'model ' ~ model.name ~ ': ' -%}
+    {%- set meta = model_config.get('meta') or {} -%}
+    {%- if meta is not mapping -%}
+        {{ exceptions.raise_compiler_error(prefix ~ 'config meta must be a dictionary, got ' ~ tojson(meta)) }}
+    {%- endif -%}
+    {%- for where, keys in [('meta key', meta), ('config key', model_config)] -%}
+        {%- for key in keys -%}
+            {%- set meant = gemini_batch._closest_setting(key | string) -%}
+            {%- if meant is not none -%}
+                {{ exceptions.raise_compiler_error(prefix ~ where ~ " '" ~ key ~ "' is not a gemini_batch setting; "
+                    ~ "did you mean '" ~ meant ~ "'? Rename it (settings: " ~ (registry.keys() | join(', ')) ~ ')') }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set checked = {} -%}
+    {%- for name, info in registry.items() -%}
+        {%- set in_meta, top = meta.get(name), model_config.get(name) -%}
+        {%- if in_meta is not none and top is not none and in_meta != top -%}
+            {{ exceptions.raise_compiler_error(prefix ~ name ~ ' is set both in meta (' ~ tojson(in_meta)
+                ~ ') and as a top-level config (' ~ tojson(top) ~ '); keep only the one in meta') }}
+        {%- endif -%}
+        {%- if in_meta is not none -%}
+            {%- set raw, source = in_meta, 'from meta' -%}
+        {%- elif top is not none -%}
+            {%- set raw, source = top, 'from config' -%}
+        {%- elif info.get('env') and env_var(info.env, '') -%}
+            {%- set raw, source = env_var(info.env), 'from environment variable ' ~ info.env -%}
+        {%- else -%}
+            {%- set raw, source = none, none -%}
+        {%- endif -%}
+        {%- if source is none -%}
+            {%- do checked.update({name: info.default}) -%}
+        {%- else -%}
+            {%- set value = gemini_batch._settings_convert(info, raw) -%}
+            {%- if value is none -%}
+                {%- set problem = 'must be ' ~ rules.type_words[info.type] -%}
+            {%- else -%}
+                {%- set problem = gemini_batch._settings_value_problem(name, info, value) -%}
+            {%- endif -%}
+            {%- if problem is not none -%}
+                {{ exceptions.raise_compiler_error(prefix ~ name ~ '=' ~ tojson(raw) ~ ' (' ~ source ~ ') ' ~ problem) }}
+            {%- endif -%}
+            {%- do checked.update({name: value}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if checked.poll_initial_seconds > checked.poll_max_seconds -%}
+        {{ exceptions.raise_compiler_error(prefix ~ 'poll_initial_seconds=' ~ checked.poll_initial_seconds
+            ~ ' is greater than poll_max_seconds=' ~ checked.poll_max_seconds
+            ~ '; make poll_initial_seconds at most poll_max_seconds') }}
+    {%- endif -%}
+    {{ return(checked) }}
+{% endmacro %}
