@@ -1,11 +1,12 @@
 {#- The batch step of the demo: one Gemini request per review asking for structured output. Materialized as
     gemini_batch, so this relation is a view over review_insights__requests joined to review_insights__responses, and
-    `dbt-gemini-batch run` sends only the reviews never answered before (identical texts share one request). -#}
+    `dbt-gemini-batch run` sends only the reviews never answered before (identical texts share one request).
+    Package settings go in `meta` (README, Configuration): dbt warns about custom top-level config keys. -#}
 {{
     config(
         materialized='gemini_batch',
-        gemini_model='gemini-2.5-flash',
         tags=['demo'],
+        meta={'gemini_model': 'gemini-2.5-flash'},
     )
 }}
 
