@@ -70,7 +70,8 @@ def _check_dataset(client: bigquery.Client, ref: BigQueryRef, location: str, rol
         dataset = client.get_dataset(ref.dataset_id)
     except gexc.NotFound as exc:
         raise ImportFailure(
-            f"Not found: Dataset {ref.project}:{ref.dataset} was not found in location {location}."
+            f"Not found: Dataset {ref.project}:{ref.dataset} was not found in location {location} ({role.lower()} "
+            "dataset)."
         ) from exc
     found = (dataset.location or "US").lower()
     if found in MULTI_REGIONS:
@@ -80,8 +81,9 @@ def _check_dataset(client: bigquery.Client, ref: BigQueryRef, location: str, rol
         )
     if location != "global" and found != location.lower():
         raise ImportFailure(
-            f"Not found: Dataset {ref.project}:{ref.dataset} was not found in location {location} (it is in "
-            f"{dataset.location}); the job, the input and the output must be in the same region."
+            f"Not found: Dataset {ref.project}:{ref.dataset} was not found in location {location}. {role} dataset "
+            f"{ref.project}:{ref.dataset} is in {dataset.location}; the job, the input and the output must be in the "
+            "same region."
         )
 
 
