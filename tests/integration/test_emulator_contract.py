@@ -382,16 +382,17 @@ def test_create_rejects_gcs_source(job_client: aiplatform_v1.JobServiceClient, p
 
 
 def test_tuned_model_names_are_accepted(
-    job_client: aiplatform_v1.JobServiceClient, bq_client: bigquery.Client, dataset: str, project: str
+    emulator_factory: Callable[..., Any], bq_client: bigquery.Client, dataset: str, project: str
 ) -> None:
-    uri = make_input(bq_client, dataset, [review_request(POSITIVE_REVIEW)])
     tuned = f"projects/{PROJECT_NUMBER}/locations/{LOCATION}/models/4567"
-    job = run_job(job_client, project, uri, dataset, model=tuned)
+    _, client = emulator_factory(tuned_models=[tuned])
+    uri = make_input(bq_client, dataset, [review_request(POSITIVE_REVIEW)])
+    job = run_job(client, project, uri, dataset, model=tuned)
     assert job.state == State.JOB_STATE_SUCCEEDED
     assert output_rows(bq_client, job)[0]["response"]["modelVersion"] == "4567"
     with pytest.raises(exceptions.BadRequest, match="location"):
         create_job(
-            job_client,
+            client,
             project,
             uri,
             f"bq://{project}.{dataset}",
@@ -483,7 +484,7 @@ def test_output_table_columns_types_status_and_stats(
     assert rows[0]["status"] == "" and rows[2]["status"] == ""
     assert rows[1]["status"].startswith('Bad Request: {"error": {"code": 400, "message": "Invalid JSON payload')
     assert rows[1]["status"].endswith('"status": "INVALID_ARGUMENT"}}')
-    assert rows[1]["response"] is None
+    assert rows[1]["response"] == {}, "a failed row's response is {}, as Vertex writes it"
     assert rows[0]["response"]["candidates"][0]["content"]["role"] == "model"
     assert all(before - 1 <= r["processed_time"].timestamp() <= time.time() + 1 for r in rows)
 
@@ -532,11 +533,11 @@ def test_bad_rows_get_gemini_status_and_job_still_succeeds(
     assert stats(job) == (1, len(cases) - 1, 0)
     for row, (_, expected) in zip(output_rows(bq_client, job), cases, strict=True):
         if expected == "":
-            assert row["status"] == "" and row["response"] is not None
+            assert row["status"] == "" and row["response"]["candidates"]
         else:
             assert row["status"].startswith("Bad Request: "), row["status"]
             assert expected in row["status"], row["status"]
-            assert row["response"] is None
+            assert row["response"] == {}
 
 
 def test_snake_case_request_keys_are_accepted(
@@ -997,7 +998,7 @@ def test_row_failure_rate_is_reproducible(
     assert failed_ids[0] == failed_ids[1], "the same rows fail on every run"
     sample = next(r for r in output_rows(bq_client, first) if r["status"])
     assert sample["status"].startswith('Too Many Requests: {"error": {"code": 429,')
-    assert sample["response"] is None
+    assert sample["response"] == {}
 
 
 def test_fail_jobs_by_display_name_glob(

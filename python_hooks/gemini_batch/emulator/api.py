@@ -19,13 +19,16 @@ from gemini_batch.emulator.clock import now_rfc3339
 from gemini_batch.emulator.config import EmulatorConfig
 from gemini_batch.emulator.errors import ApiError, failed_precondition, invalid_argument
 from gemini_batch.emulator.filters import FilterError, compile_filter
-from gemini_batch.emulator.jobs import CANCELLING, PENDING, RUNNING, JobRunner
+from gemini_batch.emulator.jobs import CANCELLING, PENDING, QUEUED, RUNNING, JobRunner
 from gemini_batch.emulator.store import JobStore, StoredJob
 from gemini_batch.emulator.validation import validate_create
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+# A region like us-central1, or `global`: Gemini batch accepts jobs in the global location too (Google's batch notebook
+# GoogleCloudPlatform/generative-ai gemini/batch-prediction/intro_batch_prediction.ipynb defaults to LOCATION="global";
+# its API host is aiplatform.googleapis.com, without a region prefix, which only matters to clients, not paths).
+_LOCATION = re.compile(r"^(?:[a-z]+-[a-z]+\d+|global)$")
 
 
 class JobService:
@@ -46,9 +49,10 @@ class JobService:
                 f"'//aiplatform.googleapis.com/projects/{project}/locations/{location}' (or it may not "
                 "exist).",
             )
-        if not _REGION.match(location):
+        if not _LOCATION.match(location):
             raise invalid_argument(
-                f"Location {location!r} is not a region; Gemini batch jobs run in a region like us-central1."
+                f"Location {location!r} is not a region; Gemini batch jobs run in a region like us-central1 "
+                "(or in global)."
             )
 
     def _name_project(self) -> str:
@@ -63,7 +67,14 @@ class JobService:
     # -- methods ---------------------------------------------------------------------------------------------
     def create(self, project: str, location: str, body: Any) -> dict[str, Any]:
         self.check_parent(project, location)
-        spec = validate_create(body, {self.project, self.config().project_number}, location)
+        config = self.config()
+        spec = validate_create(
+            body,
+            {self.project, config.project_number},
+            location,
+            config.extra_publisher_models,
+            config.tuned_models,
+        )
         job_id = self.store.new_id()
         now = now_rfc3339()
         resource: dict[str, Any] = {
@@ -138,9 +149,7 @@ class JobService:
         job = self.store.get(job_id, location)
         if job.state == CANCELLING:
             return {}
-        updated = self.store.update(
-            job_id, {"state": CANCELLING}, when=lambda j: j.state in (PENDING, RUNNING, "JOB_STATE_QUEUED")
-        )
+        updated = self.store.update(job_id, {"state": CANCELLING}, when=lambda j: j.state in (PENDING, QUEUED, RUNNING))
         if updated is None:
             job = self.store.get(job_id, location)
             raise failed_precondition(

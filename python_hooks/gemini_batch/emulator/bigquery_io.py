@@ -58,22 +58,32 @@ class InputPlan:
 
 
 def _check_dataset(client: bigquery.Client, ref: BigQueryRef, location: str, role: str) -> None:
+    """Vertex's import step: the dataset must be in the job's region and not in a multi-region.
+
+    Vertex: "The region of the input BigQuery dataset must be the same as the Vertex AI batch prediction job"
+    (cloud.google.com/vertex-ai/generative-ai/docs/model-reference/batch-prediction-api); the job then fails with code 3
+    and "Failed to import data. Not found: Dataset P:D was not found in location L" (googleapis/python-aiplatform#4112).
+    For a `global` job Google documents no dataset rule: the emulator assumes any single region is allowed and still
+    refuses the US/EU multi-regions (the stricter reading; a real global job may accept them).
+    """
     try:
         dataset = client.get_dataset(ref.dataset_id)
     except gexc.NotFound as exc:
-        raise ImportFailure(f"{role} dataset {ref.project}:{ref.dataset} not found in location {location}.") from exc
+        raise ImportFailure(
+            f"Not found: Dataset {ref.project}:{ref.dataset} was not found in location {location} ({role.lower()} "
+            "dataset)."
+        ) from exc
     found = (dataset.location or "US").lower()
     if found in MULTI_REGIONS:
         raise ImportFailure(
             f"{role} dataset {ref.project}:{ref.dataset} is in multi-region {dataset.location}; batch "
-            "prediction needs "
-            f"a dataset in the job's region {location}."
+            f"prediction needs a dataset in the job's region {location}."
         )
-    if found != location.lower():
+    if location != "global" and found != location.lower():
         raise ImportFailure(
-            f"{role} dataset {ref.project}:{ref.dataset} not found in location {location} (it is in "
-            f"{dataset.location}); "
-            "the job, the input and the output must be in the same region."
+            f"Not found: Dataset {ref.project}:{ref.dataset} was not found in location {location}. {role} dataset "
+            f"{ref.project}:{ref.dataset} is in {dataset.location}; the job, the input and the output must be in the "
+            "same region."
         )
 
 

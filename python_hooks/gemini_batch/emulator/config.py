@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gemini_batch.emulator.models import EXTRA_MODELS_ENV, check_model_ids, check_tuned_names
+
 ENV_VAR = "GEMINI_BATCH_EMULATOR_CONFIG"
 
 API_METHODS = ("create", "get", "list", "cancel", "delete")
@@ -32,6 +34,7 @@ INJECTABLE_ROW_CODES = {
     503: "UNAVAILABLE",
 }
 RESPONDERS = ("deterministic", "openai")
+WAITING_STATES = ("PENDING", "QUEUED")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,12 @@ class EmulatorConfig:
     # Few large loads matter on bqemulator, which copies the whole table into a snapshot on every write.
     write_batch_rows: int = 20_000
     write_interval_seconds: float = 1.0
-    max_concurrent_jobs: int = 4  # jobs beyond this wait in PENDING, like Vertex's shared pool
+    # Jobs of the project running at once; the others wait in waiting_state ("PENDING", or "QUEUED" as Vertex shows a
+    # job waiting for capacity), and one still waiting max_queue_seconds after its createTime ends EXPIRED (Vertex:
+    # a Gemini batch job queued for 72 hours expires).
+    max_concurrent_jobs: int = 4
+    waiting_state: str = "PENDING"
+    max_queue_seconds: float = 72 * 3600.0
     max_input_rows: int = 200_000  # Vertex's per-job limit; lower it to test the limit cheaply
     # Row faults: this fraction of rows (picked by hash of the request and seed, so reproducible) fail with
     # row_failure_code.
@@ -94,6 +102,14 @@ class EmulatorConfig:
     # What to do when bigqueryDestination names a table that already exists: "fail" the job, or "append" to
     # it.
     existing_output_table: str = "fail"
+    # How outputInfo.bigqueryOutputTable names the output table: "uri" (bq://project.dataset.table, what Google's
+    # Gemini batch samples and SDK tests show) or "name" (the bare predictions_<timestamp> name the API reference
+    # documents for OutputInfo.bigquery_output_table). A client must cope with both.
+    output_table_format: str = "uri"
+    # Model registry: publisher model ids served on top of models.json, and tuned models
+    # (projects/P/locations/L/models/ID) that exist; a tuned model is usable only by jobs in its own location.
+    extra_publisher_models: list[str] = field(default_factory=list)
+    tuned_models: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         problems = []
@@ -121,6 +137,14 @@ class EmulatorConfig:
             problems.append('resource_name_project must be "number" or "id"')
         if self.existing_output_table not in ("fail", "append"):
             problems.append('existing_output_table must be "fail" or "append"')
+        if self.waiting_state not in WAITING_STATES:
+            problems.append(f"waiting_state must be one of {list(WAITING_STATES)}")
+        if self.max_queue_seconds <= 0:
+            problems.append("max_queue_seconds must be > 0")
+        if self.output_table_format not in ("uri", "name"):
+            problems.append('output_table_format must be "uri" or "name"')
+        problems += check_model_ids(self.extra_publisher_models, "extra_publisher_models")
+        problems += check_tuned_names(self.tuned_models)
         if not str(self.project_number).isdigit():
             problems.append("project_number must be digits")
         if not isinstance(self.fail_jobs, bool | str | list):
@@ -142,9 +166,15 @@ class EmulatorConfig:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> EmulatorConfig:
-        """The config in the JSON file $GEMINI_BATCH_EMULATOR_CONFIG names, or the defaults when unset."""
-        path = (os.environ if environ is None else environ).get(ENV_VAR)
-        return cls.from_file(path) if path else cls()
+        """The config in the JSON file $GEMINI_BATCH_EMULATOR_CONFIG names (or the defaults), plus the publisher
+        models listed in $GEMINI_BATCH_EMULATOR_EXTRA_MODELS (comma-separated)."""
+        env = os.environ if environ is None else environ
+        path = env.get(ENV_VAR)
+        return (cls.from_file(path) if path else cls()).with_extra_models(env.get(EXTRA_MODELS_ENV, "").split(","))
+
+    def with_extra_models(self, names: list[str]) -> EmulatorConfig:
+        extra = [n.strip() for n in names if n.strip() and n.strip() not in self.extra_publisher_models]
+        return self.merged({"extra_publisher_models": self.extra_publisher_models + extra}) if extra else self
 
     def merged(self, patch: dict[str, Any]) -> EmulatorConfig:
         """A copy with the keys of `patch` replaced (the `openai` section is merged key by key)."""
@@ -167,7 +197,9 @@ class EmulatorConfig:
                 changes["openai"] = replace(self.openai, **section)
             else:
                 raise ValueError("openai must be a JSON object")
-        for key in ("api_error_codes", "api_error_methods"):
+        for key in ("api_error_codes", "api_error_methods", "extra_publisher_models", "tuned_models"):
+            if key in changes and isinstance(changes[key], str):
+                raise ValueError(f"{key} must be a JSON list, not a string")
             if key in changes:
                 changes[key] = list(changes[key])
         if "project_number" in changes:

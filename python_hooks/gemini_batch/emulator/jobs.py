@@ -1,4 +1,4 @@
-"""Run one batch job in a background thread: PENDING -> RUNNING -> SUCCEEDED / FAILED / CANCELLED.
+"""Run one batch job in a background thread: PENDING (QUEUED) -> RUNNING -> SUCCEEDED / FAILED / CANCELLED, or EXPIRED.
 
 The steps mirror Vertex: wait in the queue, start, check the input ("Failed to import data. ..." fails the job
 with code 3), create the output table, answer the rows chunk by chunk and append each chunk to the output
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from typing import Any
 
 from gemini_batch.emulator import bigquery_io
 from gemini_batch.emulator.bigquery_io import BackgroundWriter, ImportFailure, OutputWriter
-from gemini_batch.emulator.clock import now_rfc3339, utcnow
+from gemini_batch.emulator.clock import now_rfc3339, parse_rfc3339, utcnow
 from gemini_batch.emulator.config import INJECTABLE_ROW_CODES, EmulatorConfig
 from gemini_batch.emulator.errors import RPC_NAME_BY_NUMBER, rpc_status
 from gemini_batch.emulator.faults import job_fails, row_fails
@@ -34,8 +35,10 @@ from gemini_batch.local.clients import local_bigquery_client
 
 log = logging.getLogger(__name__)
 
-PENDING, RUNNING, SUCCEEDED = "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED"
-FAILED, CANCELLING, CANCELLED = "JOB_STATE_FAILED", "JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED"
+PENDING, QUEUED, RUNNING = "JOB_STATE_PENDING", "JOB_STATE_QUEUED", "JOB_STATE_RUNNING"
+SUCCEEDED, FAILED, EXPIRED = "JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_EXPIRED"
+CANCELLING, CANCELLED = "JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED"
+WAITING = (PENDING, QUEUED)
 _INJECTED_ROW_MESSAGES = {
     400: "Request contains an invalid argument (injected).",
     429: "Resource exhausted. Please try again later (injected).",
@@ -102,7 +105,7 @@ class JobRunner:
     def resume(self, jobs: list[StoredJob]) -> None:
         """After a restart: re-queue PENDING jobs, fail RUNNING ones, finish CANCELLING ones as CANCELLED."""
         for job in jobs:
-            if job.state in (PENDING, "JOB_STATE_QUEUED"):
+            if job.state in WAITING:
                 self.start(job.job_id)
             elif job.state == RUNNING:
                 table = job.resource.get("outputInfo", {}).get("bigqueryOutputTable", "the output table")
@@ -138,14 +141,21 @@ class JobRunner:
             raise _Stop
         return hit
 
-    def _acquire_slot(self, job_id: str) -> bool:
+    def _wait_in_queue(self, job_id: str, config: EmulatorConfig, deadline: float) -> str:
+        """Wait queue_delay, then for a free slot: "started", "cancelled" or "expired" (still waiting at deadline)."""
+        if self._interrupted(job_id, min(config.queue_delay_seconds, max(0.0, deadline - time.time()))):
+            return "cancelled"
         with self._slots:
-            while self._running >= self.config().max_concurrent_jobs:
+            while self._running >= self.config().max_concurrent_jobs or time.time() >= deadline:
                 if self._interrupted(job_id):
-                    return False
-                self._slots.wait(0.1)
+                    return "cancelled"
+                if time.time() >= deadline:
+                    return "expired"
+                if self.config().waiting_state == "QUEUED":
+                    self.store.update(job_id, {"state": QUEUED}, when=lambda j: j.state == PENDING)
+                self._slots.wait(min(0.1, max(0.001, deadline - time.time())))
             self._running += 1
-            return True
+            return "started"
 
     def _release_slot(self) -> None:
         with self._slots:
@@ -174,12 +184,30 @@ class JobRunner:
 
     def _lifecycle(self, job_id: str) -> None:
         config = self.config()
-        if self._interrupted(job_id, config.queue_delay_seconds) or not self._acquire_slot(job_id):
+        created = parse_rfc3339(self.store.get(job_id).resource["createTime"])
+        outcome = self._wait_in_queue(job_id, config, created.timestamp() + config.max_queue_seconds)
+        if outcome == "cancelled":
             self._finish(job_id, CANCELLED, {"error": rpc_status("CANCELLED", "CANCELED")})
+            return
+        if outcome == "expired":
+            # Vertex: a Gemini batch job that waits in the queue for 72 hours ends JOB_STATE_EXPIRED. The error it
+            # carries then is not in Google's reference; this one says what happened.
+            hours = config.max_queue_seconds / 3600
+            self._finish(
+                job_id,
+                EXPIRED,
+                {
+                    "error": rpc_status(
+                        "DEADLINE_EXCEEDED",
+                        f"The batch prediction job expired: it waited in the queue for {hours:g} hours without "
+                        "capacity to start. Submit it again.",
+                    )
+                },
+            )
             return
         try:
             started = self.store.update(
-                job_id, {"state": RUNNING, "startTime": now_rfc3339()}, when=lambda j: j.state == PENDING
+                job_id, {"state": RUNNING, "startTime": now_rfc3339()}, when=lambda j: j.state in WAITING
             )
             if started is None:
                 self._finish(job_id, CANCELLED, {"error": rpc_status("CANCELLED", "CANCELED")})
@@ -220,12 +248,13 @@ class JobRunner:
         except ImportFailure as exc:
             self._finish(job_id, FAILED, {"error": rpc_status("INVALID_ARGUMENT", f"Failed to import data. {exc}")})
             return
+        reported_table = destination.uri if config.output_table_format == "uri" else str(destination.table)
         self.store.update(
             job_id,
             {
                 "outputInfo": {
                     "bigqueryOutputDataset": f"bq://{destination.dataset_id}",
-                    "bigqueryOutputTable": destination.uri,
+                    "bigqueryOutputTable": reported_table,
                 }
             },
         )
@@ -285,7 +314,9 @@ class JobRunner:
 
     @staticmethod
     def _answer_row(raw: Any, config: EmulatorConfig, model_id: str, responder: Responder) -> dict[str, Any]:
-        response: dict[str, Any] | None = None
+        # A failed row's response is an empty JSON object, not NULL, as Vertex writes it (see the README's emulator
+        # section); readers tell answers from failures by `status`.
+        response: dict[str, Any] = {}
         try:
             checked = check_request(raw)
             if config.row_failure_rate and row_fails(request_key(raw), config):

@@ -1,6 +1,6 @@
 """Read one row's `request` as Gemini would: normalize snake_case keys, and refuse what Gemini refuses.
 
-A refused row does not fail the job: it gets a status `Bad Request: {"error": {...}}` and a NULL response, so
+A refused row does not fail the job: it gets a status `Bad Request: {"error": {...}}` and an empty response, so
 every message here is the one Gemini gives for that mistake (or close to it), because parse models and people
 will read them.
 """
@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from gemini_batch.emulator.validation import camel
+from gemini_batch.emulator.request_fields import unknown_field_errors
+from gemini_batch.emulator.validation import LABEL_KEY, LABEL_VALUE, camel
 
 DOCS = "Learn more: https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini"
-REQUEST_FIELDS = {
-    "contents", "systemInstruction", "generationConfig", "safetySettings", "tools", "toolConfig", "labels",
-    "cachedContent", "model",
-}  # fmt: skip
+MAX_REQUEST_LABELS = 64
+_YOUTUBE = re.compile(r"^https://(?:(?:www\.|m\.)?youtube\.com/(?:watch\?v=|shorts/)|youtu\.be/)[\w-]+")
 PART_DATA_FIELDS = {
     "text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
     "codeExecutionResult",
 }  # fmt: skip
-PART_FIELDS = PART_DATA_FIELDS | {"thought", "thoughtSignature", "videoMetadata", "mediaResolution"}
 SCHEMA_TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
 RESPONSE_MIME_TYPES = {"text/plain", "application/json", "text/x.enum"}
 
@@ -87,9 +86,6 @@ def _content(content: Any, where: str, roles: bool) -> dict[str, Any]:
         if not isinstance(part, dict):
             raise BadRequest(f"Invalid JSON payload received. {where}.parts must hold Part objects.")
         fields = {camel(k): v for k, v in part.items()}
-        unknown = sorted(set(fields) - PART_FIELDS)
-        if unknown:
-            raise BadRequest(f"Invalid JSON payload received. Unknown name \"{unknown[0]}\" at '{where}.parts'.")
         if not PART_DATA_FIELDS & set(fields):
             raise BadRequest(f"Unable to submit request because it has an empty part. {DOCS}")
         if "text" in fields and (not isinstance(fields["text"], str) or fields["text"] == ""):
@@ -105,9 +101,42 @@ def _content(content: Any, where: str, roles: bool) -> dict[str, Any]:
                 fields[blob] = {camel(k): v for k, v in fields[blob].items()}
                 if not fields[blob].get("mimeType"):
                     raise BadRequest(f"Unable to submit request because {blob} has no mime_type. {DOCS}")
+        if "fileData" in fields:
+            _check_file_uri(fields["fileData"].get("fileUri"))
         normalized.append(fields)
     item["parts"] = normalized
     return item
+
+
+def _check_file_uri(uri: Any) -> None:
+    """Batch reads files from Cloud Storage (gs://) or public YouTube videos; Vertex refuses any other URI with
+    400 "Unsupported file uri: <uri>" (the text quoted from Vertex in BerriAI/litellm#11529)."""
+    cloud_storage = isinstance(uri, str) and uri.startswith("gs://") and len(uri) > len("gs://")
+    if not cloud_storage and not (isinstance(uri, str) and _YOUTUBE.match(uri)):
+        raise BadRequest(f"Unsupported file uri: {uri}")
+
+
+def _check_labels(labels: Any) -> dict[str, str]:
+    """GenerateContentRequest.labels follow the rules of cloud.google.com/vertex-ai/generative-ai/docs/multimodal/
+    add-labels-to-api-calls: at most 64; keys 1-63 characters starting with a lowercase letter or an international
+    character; keys and values only lowercase letters, digits, `_` and `-` (international characters allowed); values
+    may be empty. Google's error text for a bad label was not found; this one names the label and the rule."""
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise BadRequest("Invalid JSON payload received. labels must be a map of strings to strings.")
+    if len(labels) > MAX_REQUEST_LABELS:
+        raise BadRequest(f"Invalid labels: at most {MAX_REQUEST_LABELS} labels are allowed, got {len(labels)}.")
+    for key, value in labels.items():
+        if not LABEL_KEY.match(key):
+            raise BadRequest(
+                f"Invalid label key {key!r}: keys are 1-63 characters, start with a lowercase letter and use only "
+                "lowercase letters, digits, '_' and '-'."
+            )
+        if not LABEL_VALUE.match(value):
+            raise BadRequest(
+                f"Invalid label value {value!r} for key {key!r}: values are at most 63 characters of lowercase "
+                "letters, digits, '_' and '-'."
+            )
+    return dict(labels)
 
 
 def _generation_config(raw: Any) -> dict[str, Any]:
@@ -189,12 +218,10 @@ def check_request(raw: Any) -> CheckedRequest:
             ) from exc
     if not isinstance(raw, dict):
         raise BadRequest("Invalid JSON payload received. The request must be a GenerateContentRequest object.")
-    body: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = camel(key)
-        if name not in REQUEST_FIELDS:
-            raise BadRequest(f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.')
-        body[name] = value
+    unknown = unknown_field_errors(raw)
+    if unknown:
+        raise BadRequest("\n".join(unknown))
+    body = {camel(key): value for key, value in raw.items()}
     if body.get("cachedContent"):
         raise BadRequest(
             f"Unable to submit request because cached_content is not supported in batch prediction. {DOCS}"
@@ -212,6 +239,8 @@ def check_request(raw: Any) -> CheckedRequest:
         body["systemInstruction"] = _content(system, "system_instruction", roles=False)
     if body.get("generationConfig") is not None:
         body["generationConfig"] = _generation_config(body["generationConfig"])
+    if body.get("labels") is not None:
+        body["labels"] = _check_labels(body["labels"])
     return CheckedRequest(body=body, key=hashlib.sha256(canonical_json(body).encode()).hexdigest())
 
 

@@ -8,11 +8,13 @@ Vertex.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from gemini_batch.emulator.errors import invalid_argument
+from gemini_batch.emulator.models import resolve_model
 
 MAX_BQ_URI_CHARS = 2000
 MAX_DISPLAY_NAME_CHARS = 128
@@ -45,15 +47,8 @@ _DATASET = r"[A-Za-z0-9_]{1,1024}"
 _TABLE = r"[^.`\s/]{1,1024}"
 _BQ_TABLE_URI = re.compile(rf"^bq://(?P<project>{_PROJECT})\.(?P<dataset>{_DATASET})\.(?P<table>{_TABLE})$")
 _BQ_DEST_URI = re.compile(rf"^bq://(?P<project>{_PROJECT})\.(?P<dataset>{_DATASET})(?:\.(?P<table>{_TABLE}))?$")
-_MODEL_ID = r"gemini-[a-z0-9][a-z0-9.-]*(?:@[a-z0-9-]+)?"
-_PUBLISHER_MODEL = re.compile(
-    rf"^(?:projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/)?publishers/google/models/(?P<id>{_MODEL_ID})$"
-)
-_TUNED_MODEL = re.compile(
-    r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/models/(?P<id>[\w-]+)(?:@[\w-]+)?$"
-)
-_LABEL_KEY = re.compile(r"^[a-z\u0080-\uffff][a-z0-9_\-\u0080-\uffff]{0,62}$")
-_LABEL_VALUE = re.compile(r"^[a-z0-9_\-\u0080-\uffff]{0,63}$")
+LABEL_KEY = re.compile(r"^[a-z\u0080-\uffff][a-z0-9_\-\u0080-\uffff]{0,62}$")
+LABEL_VALUE = re.compile(r"^[a-z0-9_\-\u0080-\uffff]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -132,27 +127,6 @@ def parse_destination_uri(uri: str) -> BigQueryRef:
     return BigQueryRef(match["project"], match["dataset"], match["table"])
 
 
-def parse_model(model: str, projects: set[str], location: str) -> str:
-    """Return the model id of a Gemini publisher model or a tuned model in this project and location."""
-    if not model:
-        raise invalid_argument("Field `model` is required: e.g. publishers/google/models/gemini-2.5-flash.")
-    for pattern in (_PUBLISHER_MODEL, _TUNED_MODEL):
-        match = pattern.match(model)
-        if not match:
-            continue
-        project = match.groupdict().get("project")
-        if project is not None and project not in projects:
-            raise invalid_argument(f"Model {model} is not in project {sorted(projects)[0]}.")
-        model_location = match.groupdict().get("location")
-        if model_location is not None and model_location != location:
-            raise invalid_argument(f"Model {model} is in location {model_location}, the job in {location}.")
-        return str(match["id"])
-    raise invalid_argument(
-        f"Invalid model name {model!r}: use publishers/google/models/gemini-..., "
-        "projects/P/locations/L/publishers/google/models/gemini-... or projects/P/locations/L/models/ID."
-    )
-
-
 def check_labels(labels: Any) -> dict[str, str]:
     if labels is None:
         return {}
@@ -161,7 +135,7 @@ def check_labels(labels: Any) -> dict[str, str]:
     if len(labels) > MAX_LABELS:
         raise invalid_argument(f"At most {MAX_LABELS} labels are allowed, got {len(labels)}.")
     for key, value in labels.items():
-        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+        if not LABEL_KEY.match(key) or not LABEL_VALUE.match(value):
             raise invalid_argument(
                 f"Invalid label {key}={value}: keys start with a lowercase letter; keys and values use "
                 "lowercase "
@@ -182,7 +156,13 @@ def _bq_uri(section: dict[str, Any], key: str, field_name: str, where: str) -> s
     return uri
 
 
-def validate_create(body: Any, projects: set[str], location: str) -> JobSpec:
+def validate_create(
+    body: Any,
+    projects: set[str],
+    location: str,
+    extra_publisher_models: Iterable[str] = (),
+    tuned_models: Iterable[str] = (),
+) -> JobSpec:
     """Validate a create body; raise ApiError(INVALID_ARGUMENT) like Vertex, or return the accepted spec."""
     if not isinstance(body, dict):
         raise invalid_argument("Invalid JSON payload received. Expected a BatchPredictionJob object.")
@@ -198,7 +178,7 @@ def validate_create(body: Any, projects: set[str], location: str) -> JobSpec:
     model = job.get("model") or ""
     if not isinstance(model, str):
         raise invalid_argument("Field `model` must be a string.")
-    model_id = parse_model(model, projects, location)
+    model_id = resolve_model(model, projects, location, extra_publisher_models, tuned_models)
 
     raw_input = job.get("inputConfig")
     if not isinstance(raw_input, dict):
