@@ -6,9 +6,9 @@ Why: bqemulator (1.4) runs every statement on ONE `duckdb.DuckDBPyConnection` (b
 .fetchone()`). A DuckDB connection keeps only its latest result, so a statement run by another request in between
 replaces it: the first request then reads the other one's rows, or none (`fetchone()` -> None -> IndexError).
 Requests do run in between: FastAPI runs bqemulator's sync endpoints (tabledata.list, getQueryResults, tables.get,
-/readyz ...) in a thread pool while its async ones (jobs.query, jobs.insert, insertAll) run on the event loop, and
-grpc.aio runs the Storage Read/Write API's sync handlers in the loop's default executor. Its only lock
-(`DuckDBEngine.write_lock`) is taken by some writers, never by readers.
+/readyz ...) in a thread pool while its async ones (jobs.query, jobs.insert, insertAll) run on the event loop; the
+Storage Read/Write API's unary calls run on the loop, its streams (ReadRows, AppendRows) in grpc's thread pool. Its only
+lock (`DuckDBEngine.write_lock`) is taken by some writers, never by readers.
 
 What: every REST request (but the DuckDB-free /healthz liveness probe), every Storage Read/Write API call step, and the
 snapshot GC loop hold one asyncio.Lock of the server's event loop while they run. DuckDB executes one statement per
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 Scope = dict[str, Any]
@@ -89,9 +91,19 @@ class GatedASGI:
 
 
 def _gated_unary(fn: Callable[..., Any], gate: Gate) -> Callable[..., Any]:
-    def call(request: Any, context: Any) -> Any:
-        with gate.held_by_thread():
+    # An async handler: bqemulator's DomainErrorTranslationInterceptor (bqemulator/grpc_api/interceptors.py) turns
+    # every unary-unary handler into a coroutine that calls the sync one on the event loop, and awaits what it returns.
+    async def call(request: Any, context: Any) -> Any:
+        async with gate.bound()[1]:
             return fn(request, context)
+
+    return call
+
+
+def _gated_stream_unary(fn: Callable[..., Any], gate: Gate) -> Callable[..., Any]:
+    def call(requests: Any, context: Any) -> Any:
+        with gate.held_by_thread():
+            return fn(_ungated_requests(requests, gate), context)
 
     return call
 
@@ -128,10 +140,7 @@ def gate_rpc_handler(handler: Any, gate: Gate = GATE) -> Any:
     if handler.unary_unary is not None:
         return handler._replace(unary_unary=_gated_unary(handler.unary_unary, gate))
     if handler.stream_unary is not None:
-        fn = handler.stream_unary
-        return handler._replace(
-            stream_unary=_gated_unary(lambda requests, ctx: fn(_ungated_requests(requests, gate), ctx), gate)
-        )
+        return handler._replace(stream_unary=_gated_stream_unary(handler.stream_unary, gate))
     if handler.unary_stream is not None:
         fn = handler.unary_stream
         return handler._replace(unary_stream=lambda request, ctx: _gated_responses(fn(request, ctx), gate))
@@ -162,6 +171,15 @@ def install(gate: Gate = GATE) -> None:
 
     create_app = server.create_app
     server.create_app = lambda context: GatedASGI(create_app(context), gate)  # type: ignore[assignment,return-value]
+
+    # Without a `migration_thread_pool`, grpc.aio runs sync handlers (all of bqemulator's) on the event loop thread,
+    # where waiting for the gate would deadlock; with one, they run in its threads, which can wait for the gate.
+    # bqemulator's gRPC server is the only one in this process (bqemulator/grpc_api/server.py: grpc.aio.server(...)).
+    import grpc.aio
+
+    aio_server = grpc.aio.server
+    pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="bqemulator-grpc")
+    grpc.aio.server = functools.partial(aio_server, migration_thread_pool=pool)
 
     for handler_class in (BigQueryReadHandler, BigQueryWriteHandler):
         service = handler_class.service
