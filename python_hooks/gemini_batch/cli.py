@@ -44,9 +44,18 @@ def _flags_as_dbt_args(ns: argparse.Namespace) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbt-gemini-batch", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "build"):
-        p = sub.add_parser(name, help=f"`dbt {name}` with the batch hook; other arguments go to dbt")
+        p = sub.add_parser(
+            name,
+            help=f"`dbt {name}` with the batch hook; other arguments go to dbt",
+            description=f"`dbt {name}` with the batch hook: each gemini_batch model's new requests go to Vertex AI "
+            "batch prediction as soon as dbt has built it, and the answers are merged before its dependants run.",
+            epilog=f"Every other argument goes to `dbt {name}` unchanged, e.g. `dbt-gemini-batch {name} --select "
+            f"my_model+ --target prod`; see `dbt {name} --help`. A selection without a gemini_batch model runs dbt "
+            "and says that nothing was sent to Vertex AI (exit code: dbt's).",
+        )
         p.add_argument("--no-wait", action="store_true", help="submit and return; collect on a later run")
     for name, text in (
         ("submit", "submit pending requests of gemini_batch models (after a plain dbt run)"),
@@ -54,7 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("collect", "merge the answers of finished jobs into m__responses"),
         ("cancel", "cancel jobs in flight"),
     ):
-        p = sub.add_parser(name, help=text)
+        p = sub.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=f"A --select that matches no gemini_batch model says so and exits {EXIT_OK}: nothing to do is "
+            "not an error (as with dbt).",
+        )
         _add_dbt_flags(p)
         if name == "collect":
             p.add_argument("--wait", action="store_true", help="wait for running jobs, then collect them")
@@ -75,7 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns, dbt_rest = parser.parse_known_args(argv)
         from gemini_batch.runner import HookRunner
 
-        return HookRunner([argv[0], *dbt_rest], wait=not ns.no_wait).invoke()
+        hook = HookRunner([argv[0], *dbt_rest], wait=not ns.no_wait)
+        code = hook.invoke()
+        if not hook.outcomes and not hook.errors:
+            print(f"no gemini_batch model was built by this `dbt {argv[0]}`: nothing was sent to Vertex AI")
+        return code
     ns = parser.parse_args(argv)
     if ns.command == "local":
         from gemini_batch.local.cli import run as run_local
@@ -98,6 +117,9 @@ def scheduler_command(ns: argparse.Namespace) -> int:
         flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
         session = Session.open(flags, progress=progress)
         nodes = select_nodes(flags, session.manifest, ns.select)
+        if not nodes:
+            progress.say(_nothing_selected(ns.select))
+            return EXIT_OK
         runner = session.runner
         if ns.command == "status":
             return _print_status(session, nodes)
@@ -132,6 +154,21 @@ def scheduler_command(ns: argparse.Namespace) -> int:
     except (ProjectError, SettingsError, LedgerError, BatchError) as exc:
         progress.say(f"ERROR {exc}")
         return EXIT_USAGE if isinstance(exc, ProjectError | SettingsError) else EXIT_FAILED
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dbt-gemini-batch")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _nothing_selected(select: list[str]) -> str:
+    if select:
+        return f"no gemini_batch model matches --select {' '.join(select)}: nothing to do"
+    return "this dbt project has no gemini_batch model (materialized='gemini_batch'): nothing to do"
 
 
 def _print_status(session: Session, nodes: list[BatchNode]) -> int:

@@ -6,16 +6,27 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from google.cloud import bigquery
 
-from gemini_batch.local.stack import free_port
+from gemini_batch.local.clients import local_bigquery_client
+from gemini_batch.local.stack import StackInfo, free_port
+from tests.integration.demo_project import DemoProject
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture()
+def demo(tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo) -> DemoProject:
+    project = DemoProject.copy(tmp_path / "demo", stack_env, bq_client, local_stack.vertex_endpoint)
+    project.dbt("seed")
+    return project
 
 
 def _alive(pid: int) -> bool:
@@ -48,6 +59,10 @@ def test_local_up_dbt_debug_and_down_leaves_no_process(tmp_path: Path) -> None:
 
         status = subprocess.run([cli, "local", "status", *flags], capture_output=True, text=True, env=env, timeout=60)
         assert "bigquery: ready" in status.stdout and "vertex: ready" in status.stdout
+        # the running stack's export lines, ready to paste
+        assert f"export GEMINI_BATCH_BQ_PORT={ports['--bq-port']}\n" in status.stdout
+        assert f"export GEMINI_BATCH_VERTEX_ENDPOINT=http://127.0.0.1:{ports['--vertex-port']}\n" in status.stdout
+        assert "in memory; `local down` discards them" in up.stdout
 
         debug = subprocess.run(
             [str(BIN / "dbt"), "debug", "--target", "local"],
@@ -63,7 +78,82 @@ def test_local_up_dbt_debug_and_down_leaves_no_process(tmp_path: Path) -> None:
         down = subprocess.run([cli, "local", "down", *flags], capture_output=True, text=True, env=env, timeout=60)
     assert down.returncode == 0
     assert "bigquery" in down.stdout and "vertex" in down.stdout
+    assert "BigQuery tables (datasets, answers, ledger) went with it" in down.stdout
+    assert "local up --persist" in down.stdout
     assert not any(_alive(p) for p in pids.values())
     assert not (tmp_path / "stack.json").exists()
     status = subprocess.run([cli, "local", "status", *flags], capture_output=True, text=True, env=env, timeout=60)
     assert "bigquery: stopped" in status.stdout
+    assert "export" not in status.stdout  # no exports for a stack that is not running
+
+
+def test_persisted_tables_survive_down_and_up_and_down_says_so(tmp_path: Path) -> None:
+    ports = {"--bq-port": free_port(), "--bq-grpc-port": free_port(), "--vertex-port": free_port()}
+    flags = [str(x) for kv in ports.items() for x in kv] + ["--data-dir", str(tmp_path), "--persist"]
+    cli = str(BIN / "dbt-gemini-batch")
+
+    def local(action: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([cli, "local", action, *flags], capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    endpoint = f"http://127.0.0.1:{ports['--bq-port']}"
+    try:
+        assert "kept on disk" in local("up").stdout
+        client = local_bigquery_client(endpoint, "local-project", "us-central1")
+        client.query("create schema kept").result()
+        client.query("create table kept.t as select 42 as answer").result()
+        down = local("down")
+        assert "the BigQuery tables are kept in" in down.stdout and "went with it" not in down.stdout
+        local("up")
+        client = local_bigquery_client(endpoint, "local-project", "us-central1")
+        assert [r["answer"] for r in client.query("select answer from kept.t").result()] == [42]
+    finally:
+        subprocess.run([cli, "local", "down", *flags], capture_output=True, text=True, timeout=60)
+
+
+def test_version_is_the_installed_distributions() -> None:
+    out = subprocess.run([str(BIN / "dbt-gemini-batch"), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"dbt-gemini-batch {version('dbt-gemini-batch')}"
+
+
+@pytest.mark.parametrize("command", ["run", "build"])
+def test_run_and_build_help_say_the_other_arguments_go_to_dbt(command: str) -> None:
+    out = subprocess.run([str(BIN / "dbt-gemini-batch"), command, "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    text = " ".join(out.stdout.split())  # argparse wraps lines
+    assert f"Every other argument goes to `dbt {command}` unchanged" in text
+    assert "--no-wait" in text
+
+
+def test_missing_local_extra_is_named_in_one_sentence(tmp_path: Path) -> None:
+    # A PYTHONPATH entry that shadows bqemulator with a module failing to import, as when the extra is not installed;
+    # the real console script runs.
+    shadow = tmp_path / "shadow" / "bqemulator"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'bqemulator'\", name='bqemulator')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(shadow.parent)}
+    ports = {"--bq-port": free_port(), "--bq-grpc-port": free_port(), "--vertex-port": free_port()}
+    flags = [str(x) for kv in ports.items() for x in kv] + ["--data-dir", str(tmp_path / "stack")]
+    out = subprocess.run(
+        [str(BIN / "dbt-gemini-batch"), "local", "up", *flags], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stdout + out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert lines == [
+        "ERROR the local stack needs the [local] extra, which is not installed (missing: bqemulator): "
+        "run `pip install 'dbt-gemini-batch[local]'`"
+    ]
+    assert not (tmp_path / "stack" / "stack.json").exists()  # nothing was started
+
+
+def test_a_selection_without_gemini_batch_models_says_so(demo: DemoProject) -> None:
+    for command in ("submit", "status", "collect"):
+        out = demo.gb(command, "--select", "tag:no_such_tag")
+        assert "no gemini_batch model matches --select tag:no_such_tag: nothing to do" in out.output, command
+    run = demo.gb("run", "--select", "stg_shop__reviews")
+    assert "no gemini_batch model was built by this `dbt run`: nothing was sent to Vertex AI" in run.output

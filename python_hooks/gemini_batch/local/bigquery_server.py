@@ -7,6 +7,8 @@
    local default location is set to the stack's region instead.
 3. google-cloud-bigquery sends `*/*` as the media Content-Type of multipart loads (load_table_from_json), which
    bqemulator rejects; we add it to the permitted list before the app is built.
+4. bqemulator shares one DuckDB connection between requests running at the same time, so one client could read
+   another's query results; gemini_batch.local.bigquery_gate runs one request at a time (see why there).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+
+from gemini_batch.local import bigquery_gate
 
 
 def install_spatial_extension() -> None:
@@ -60,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     install_spatial_extension()
     permit_wildcard_upload_content_type()
     set_default_dataset_location(args.location)
+    bigquery_gate.install()
 
     from bqemulator.config import LogLevel, PersistenceMode, Settings
     from bqemulator.server import run_forever

@@ -7,6 +7,7 @@ Each service runs in its own process group, so `down` leaves no stray child behi
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -21,6 +22,28 @@ from pathlib import Path
 
 DEFAULT_DATA_DIR = Path(".gemini_batch_local")
 STATE_FILE = "stack.json"
+# What the `[local]` extra of pyproject.toml installs (module names), needed by the local BigQuery only.
+LOCAL_EXTRA_MODULES = ("bqemulator", "duckdb", "duckdb_extension_spatial")
+INSTALL_LOCAL_EXTRA = "pip install 'dbt-gemini-batch[local]'"
+
+
+class LocalExtraMissing(RuntimeError):
+    pass
+
+
+def require_local_extra() -> None:
+    """One sentence naming the extra to install, instead of a traceback from the BigQuery child process's log."""
+    missing = []
+    for name in LOCAL_EXTRA_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise LocalExtraMissing(
+            f"the local stack needs the [local] extra, which is not installed (missing: {', '.join(missing)}): "
+            f"run `{INSTALL_LOCAL_EXTRA}`"
+        )
 
 
 @dataclass
@@ -42,6 +65,7 @@ class StackInfo:
     vertex_endpoint: str
     pids: dict[str, int] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
+    bigquery_data_dir: str | None = None  # where tables persist (`up --persist`); None: in memory, gone on `down`
 
     def env(self) -> dict[str, str]:
         """Environment variables that point dbt (profiles.example.yml) and the hook at this stack."""
@@ -112,6 +136,7 @@ class LocalStack:
             return existing
         if existing:
             self.down()
+        require_local_extra()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.config
         bq_url = f"http://127.0.0.1:{cfg.bq_port}"
@@ -120,8 +145,9 @@ class LocalStack:
             "-m", "gemini_batch.local.bigquery_server",
             "--rest-port", str(cfg.bq_port), "--grpc-port", str(cfg.bq_grpc_port), "--project", cfg.project,
         ]  # fmt: skip
-        if cfg.persist_bigquery:
-            bq_args += ["--data-dir", str(self.data_dir / "bigquery")]
+        bigquery_data_dir = str(self.data_dir / "bigquery") if cfg.persist_bigquery else None
+        if bigquery_data_dir:
+            bq_args += ["--data-dir", bigquery_data_dir]
         vertex_args = [
             "-m", "gemini_batch.emulator",
             "--port", str(cfg.vertex_port), "--bigquery-endpoint", bq_url, "--project", cfg.project,
@@ -136,6 +162,7 @@ class LocalStack:
             vertex_endpoint=vertex_url,
             pids={name: p.pid for name, p in procs.items()},
             logs={name: str(self.data_dir / f"{name}.log") for name in procs},
+            bigquery_data_dir=bigquery_data_dir,
         )
         self._write_state(info)
         checks = {"bigquery": f"{bq_url}/readyz", "vertex": f"{vertex_url}/healthz"}
