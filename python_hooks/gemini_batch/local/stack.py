@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,13 +101,14 @@ class LocalStack:
         self.state_path.write_text(json.dumps(asdict(info), indent=2))
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
         return subprocess.Popen(
             [sys.executable, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
             start_new_session=True,  # own process group: `down` kills the whole tree
         )
 
@@ -133,18 +135,18 @@ class LocalStack:
             "--port", str(cfg.vertex_port), "--bigquery-endpoint", bq_url, "--project", cfg.project,
             "--state-dir", str(self.data_dir / "vertex"), "--storage-endpoint", storage_url,
         ]  # fmt: skip
-        # Objects live in memory unless BigQuery persists too, so one --persist flag keeps both halves in step.
-        storage_args = ["-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(cfg.storage_port),
-                        "--quiet"]  # fmt: skip
-        storage_args = (
-            ["-m", "gcp_storage_emulator", "--data-dir", str(self.data_dir / "storage"), *storage_args[2:]]
-            if cfg.persist_bigquery
-            else [*storage_args, "--in-memory"]
-        )
-        if cfg.emulator_config:
-            vertex_args += ["--config", str(cfg.emulator_config)]
+        # Objects are files under <data_dir>/storage (gcp-storage-emulator keeps them in <dir>/.cloudstorage/<bucket>/
+        # <name>), and bqemulator resolves gs://bucket/name under BQEMU_GCS_LOCAL_ROOT: pointing that at the same folder
+        # lets BigQuery load jobs read what the local Cloud Storage holds. Without --persist the folder starts empty.
+        storage_dir = self.data_dir / "storage"
+        if not cfg.persist_bigquery:
+            shutil.rmtree(storage_dir, ignore_errors=True)
+        storage_args = [
+            "-m", "gcp_storage_emulator", "--data-dir", str(storage_dir),
+            "start", "--host", "127.0.0.1", "--port", str(cfg.storage_port), "--quiet",
+        ]  # fmt: skip
         procs = {
-            "bigquery": self._spawn("bigquery", bq_args),
+            "bigquery": self._spawn("bigquery", bq_args, {"BQEMU_GCS_LOCAL_ROOT": str(storage_dir / ".cloudstorage")}),
             "vertex": self._spawn("vertex", vertex_args),
             "storage": self._spawn("storage", storage_args),
         }
