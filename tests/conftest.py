@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from google.cloud import aiplatform_v1, bigquery
+from google.cloud import aiplatform_v1, bigquery, storage
 
-from gemini_batch.local.clients import local_bigquery_client, local_job_client
+from gemini_batch.local.clients import local_bigquery_client, local_job_client, local_storage_client
 from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
 
 LOCATION = "us-central1"
@@ -25,6 +25,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]
             bq_port=free_port(),
             bq_grpc_port=free_port(),
             vertex_port=free_port(),
+            storage_port=free_port(),
             data_dir=Path(data_dir),
         )
     )
@@ -33,7 +34,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]
         yield info
     finally:
         stopped = stack.down()
-        assert set(stopped) == {"bigquery", "vertex"}, f"a local service had died before teardown: {stopped}"
+        assert set(stopped) == {"bigquery", "vertex", "storage"}, f"a local service had died before teardown: {stopped}"
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,21 @@ def bq_client(local_stack: StackInfo) -> bigquery.Client:
 @pytest.fixture(scope="session")
 def job_client(local_stack: StackInfo) -> aiplatform_v1.JobServiceClient:
     return local_job_client(local_stack.vertex_endpoint)
+
+
+@pytest.fixture(scope="session")
+def storage_client(local_stack: StackInfo) -> storage.Client:
+    return local_storage_client(local_stack.storage_endpoint, local_stack.project)
+
+
+@pytest.fixture()
+def bucket(storage_client: storage.Client) -> Iterator[storage.Bucket]:
+    """A uniquely named bucket on the local Cloud Storage, emptied and dropped after the test."""
+    created = storage_client.create_bucket(f"t-{uuid.uuid4().hex[:12]}")
+    yield created
+    for blob in storage_client.list_blobs(created.name):
+        blob.delete()
+    created.delete()
 
 
 @pytest.fixture()

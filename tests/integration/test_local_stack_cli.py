@@ -40,7 +40,12 @@ def _alive(pid: int) -> bool:
 
 
 def test_local_up_dbt_debug_and_down_leaves_no_process(tmp_path: Path) -> None:
-    ports = {"--bq-port": free_port(), "--bq-grpc-port": free_port(), "--vertex-port": free_port()}
+    ports = {
+        "--bq-port": free_port(),
+        "--bq-grpc-port": free_port(),
+        "--vertex-port": free_port(),
+        "--gcs-port": free_port(),
+    }
     flags = [str(x) for kv in ports.items() for x in kv] + ["--data-dir", str(tmp_path)]
     cli = str(BIN / "dbt-gemini-batch")
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -51,7 +56,8 @@ def test_local_up_dbt_debug_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{ports['--bq-port']}" in up.stdout
         assert f"http://127.0.0.1:{ports['--vertex-port']}" in up.stdout
         pids = json.loads((tmp_path / "stack.json").read_text())["pids"]
-        assert set(pids) == {"bigquery", "vertex"} and all(_alive(p) for p in pids.values())
+        assert f"STORAGE_EMULATOR_HOST=http://127.0.0.1:{ports['--gcs-port']}" in up.stdout
+        assert set(pids) == {"bigquery", "vertex", "storage"} and all(_alive(p) for p in pids.values())
 
         # `up` again is a no-op that reports the same running stack
         again = subprocess.run([cli, "local", "up", *flags], capture_output=True, text=True, env=env, timeout=60)
@@ -63,6 +69,7 @@ def test_local_up_dbt_debug_and_down_leaves_no_process(tmp_path: Path) -> None:
         assert f"export GEMINI_BATCH_BQ_PORT={ports['--bq-port']}\n" in status.stdout
         assert f"export GEMINI_BATCH_VERTEX_ENDPOINT=http://127.0.0.1:{ports['--vertex-port']}\n" in status.stdout
         assert "in memory; `local down` discards them" in up.stdout
+        assert "storage: ready" in status.stdout
 
         debug = subprocess.run(
             [str(BIN / "dbt"), "debug", "--target", "local"],
@@ -77,7 +84,7 @@ def test_local_up_dbt_debug_and_down_leaves_no_process(tmp_path: Path) -> None:
     finally:
         down = subprocess.run([cli, "local", "down", *flags], capture_output=True, text=True, env=env, timeout=60)
     assert down.returncode == 0
-    assert "bigquery" in down.stdout and "vertex" in down.stdout
+    assert "bigquery" in down.stdout and "vertex" in down.stdout and "storage" in down.stdout
     assert "BigQuery tables (datasets, answers, ledger) went with it" in down.stdout
     assert "local up --persist" in down.stdout
     assert not any(_alive(p) for p in pids.values())

@@ -1,6 +1,7 @@
 r"""Command line: run the emulator in the foreground until SIGTERM/SIGINT.
 
     python -m gemini_batch.emulator --host 127.0.0.1 --port 8085 --bigquery-endpoint http://127.0.0.1:9050 \
+        [--storage-endpoint http://127.0.0.1:9023] \
         --project local-project --state-dir .gemini_batch_local/vertex [--config emulator.json] \
         [--extra-model gemini-x ...] [--tuned-model projects/P/locations/L/models/ID ...]
 
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8085)
     parser.add_argument("--bigquery-endpoint", default="http://127.0.0.1:9050")
+    parser.add_argument(
+        "--storage-endpoint",
+        default=os.environ.get("STORAGE_EMULATOR_HOST"),
+        help="Cloud Storage for gcs_source/gcs_destination and fileData objects (default $STORAGE_EMULATOR_HOST)",
+    )
     parser.add_argument("--project", default="local-project")
     parser.add_argument("--state-dir", default=None, help="keep job metadata here so a restart still knows the jobs")
     parser.add_argument("--config", default=None, help="JSON file of EmulatorConfig settings")
@@ -54,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     config = config.with_extra_models(args.extra_model)
     if args.tuned_model:
         config = config.merged({"tuned_models": config.tuned_models + args.tuned_model})
-    emulator = VertexEmulator(config, args.bigquery_endpoint, args.project, args.state_dir)
+    emulator = VertexEmulator(config, args.bigquery_endpoint, args.project, args.state_dir, args.storage_endpoint)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # shutdown() blocks until serve_forever returns, so it must run outside the serving thread.

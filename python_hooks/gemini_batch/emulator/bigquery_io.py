@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from time import monotonic
-from typing import Any
+from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
@@ -172,6 +172,12 @@ def to_json_value(field_type: str, value: Any) -> Any:
     return value
 
 
+class RowWriter(Protocol):
+    """Where answered rows go: an OutputWriter (BigQuery table) or gcs_io.JsonlOutputWriter (predictions.jsonl)."""
+
+    def write(self, rows: list[dict[str, Any]]) -> None: ...
+
+
 class OutputWriter:
     """Appends answered chunks to the output table with one load job each."""
 
@@ -210,7 +216,7 @@ class BackgroundWriter:
     state only once every answered row is in the table. A failed load is re-raised on the next `put` or on `close`.
     """
 
-    def __init__(self, writer: OutputWriter, chunk_rows: int, batch_rows: int, interval_seconds: float) -> None:
+    def __init__(self, writer: RowWriter, chunk_rows: int, batch_rows: int, interval_seconds: float) -> None:
         self.writer = writer
         self.batch_rows = max(1, batch_rows)
         self.interval_seconds = interval_seconds

@@ -77,6 +77,8 @@ class EmulatorConfig:
     waiting_state: str = "PENDING"
     max_queue_seconds: float = 72 * 3600.0
     max_input_rows: int = 200_000  # Vertex's per-job limit; lower it to test the limit cheaply
+    # Vertex's limit on one JSONL input file in Cloud Storage (1 GB); lower it to test the limit cheaply.
+    max_input_file_bytes: int = 1_000_000_000
     # Row faults: this fraction of rows (picked by hash of the request and seed, so reproducible) fail with
     # row_failure_code.
     row_failure_rate: float = 0.0
@@ -121,6 +123,8 @@ class EmulatorConfig:
                 problems.append(f"{name} must be between 0 and 1")
         if self.chunk_rows < 1 or self.write_batch_rows < 1 or self.max_concurrent_jobs < 1 or self.max_input_rows < 0:
             problems.append("chunk_rows, write_batch_rows and max_concurrent_jobs must be >= 1, max_input_rows >= 0")
+        if self.max_input_file_bytes < 1:
+            problems.append("max_input_file_bytes must be >= 1")
         if self.write_interval_seconds < 0:
             problems.append("write_interval_seconds must be >= 0")
         if self.row_failure_code not in INJECTABLE_ROW_CODES:

@@ -13,25 +13,27 @@ PENDING.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from gemini_batch.emulator import bigquery_io
+from gemini_batch.emulator import bigquery_io, gcs_io
 from gemini_batch.emulator.bigquery_io import BackgroundWriter, ImportFailure, OutputWriter
 from gemini_batch.emulator.clock import now_rfc3339, parse_rfc3339, utcnow
 from gemini_batch.emulator.config import INJECTABLE_ROW_CODES, EmulatorConfig
 from gemini_batch.emulator.errors import RPC_NAME_BY_NUMBER, rpc_status
 from gemini_batch.emulator.faults import job_fails, row_fails
-from gemini_batch.emulator.request_check import BadRequest, check_request, request_key
+from gemini_batch.emulator.request_check import BadRequest, CheckedRequest, check_request, request_key
 from gemini_batch.emulator.responders import Responder, RowError, make_responder
 from gemini_batch.emulator.store import JobStore, StoredJob
-from gemini_batch.emulator.validation import BigQueryRef, parse_destination_uri, parse_table_uri
-from gemini_batch.local.clients import local_bigquery_client
+from gemini_batch.emulator.validation import parse_destination_uri, parse_gcs_uri, parse_table_uri
+from gemini_batch.local.clients import local_bigquery_client, local_storage_client
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,86 @@ _INJECTED_ROW_MESSAGES = {
     500: "Internal error encountered (injected).",
     503: "The model is overloaded. Please try again later (injected).",
 }
+
+
+class _Source(Protocol):
+    num_rows: int
+
+    def iter_pages(self, page_rows: int) -> Iterator[list[dict[str, Any]]]: ...
+
+    def split(self, row: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """(the row's request, the other fields)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _Sink(Protocol):
+    def write(self, rows: list[dict[str, Any]]) -> None: ...
+
+
+class _TableSource:
+    """A BigQuery input table."""
+
+    def __init__(self, client: Any, plan: bigquery_io.InputPlan) -> None:
+        self.client, self.plan, self.num_rows = client, plan, plan.num_rows
+
+    def iter_pages(self, page_rows: int) -> Iterator[list[dict[str, Any]]]:
+        return bigquery_io.iter_pages(self.client, self.plan.table, page_rows)
+
+    def split(self, row: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        column = self.plan.request_field.name
+        return row.get(column), {k: bigquery_io.to_json_value("", v) for k, v in row.items() if k != column}
+
+    def close(self) -> None:
+        return None
+
+
+class _JsonlSource:
+    """JSONL lines from Cloud Storage: `request` plus any other keys, which are echoed back."""
+
+    def __init__(self, data: gcs_io.JsonlInput) -> None:
+        self.data, self.num_rows = data, data.num_rows
+
+    def iter_pages(self, page_rows: int) -> Iterator[list[dict[str, Any]]]:
+        return self.data.iter_pages(page_rows)
+
+    def split(self, row: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        return row.get("request"), {k: v for k, v in row.items() if k != "request"}
+
+    def close(self) -> None:
+        self.data.close()
+
+
+def _as_json(request: Any) -> Any:
+    """The request as the output line shows it: the object itself (a STRING column's JSON parsed when it parses)."""
+    if isinstance(request, str):
+        try:
+            return json.loads(request)
+        except ValueError:
+            return request
+    return request
+
+
+def _with_files(checked: CheckedRequest, files: gcs_io.ObjectLookup) -> CheckedRequest:
+    """Attach the metadata of every gs:// object the request's fileData parts name; a missing object fails the row.
+
+    Vertex reads each fileData object when it answers the row, so a missing one is a failed row, not a failed job.
+    Google's exact message for it is not in the reference; this one names the URI and says what to check.
+    """
+    found = []
+    for content in checked.body.get("contents", []):
+        for part in content.get("parts", []):
+            uri = (part.get("fileData") or {}).get("fileUri")
+            if isinstance(uri, str) and uri.startswith("gs://"):
+                info = files.get(uri)
+                if info is None:
+                    raise BadRequest(
+                        f"The file {uri} does not exist or the Vertex AI service agent cannot read it. Check the "
+                        "fileData.fileUri and the bucket's permissions."
+                    )
+                found.append(info)
+    return dataclasses.replace(checked, files=tuple(found)) if found else checked
 
 
 class _Stop(Exception):
@@ -68,9 +150,15 @@ def completion_stats(successful: int, failed: int, incomplete: int) -> dict[str,
 
 class JobRunner:
     def __init__(
-        self, store: JobStore, config: Callable[[], EmulatorConfig], bigquery_endpoint: str, project: str
+        self,
+        store: JobStore,
+        config: Callable[[], EmulatorConfig],
+        bigquery_endpoint: str,
+        project: str,
+        storage_endpoint: str | None = None,
     ) -> None:
         self.store = store
+        self.storage_endpoint = storage_endpoint
         self.config = config
         self.bigquery_endpoint = bigquery_endpoint
         self.project = project
@@ -108,7 +196,8 @@ class JobRunner:
             if job.state in WAITING:
                 self.start(job.job_id)
             elif job.state == RUNNING:
-                table = job.resource.get("outputInfo", {}).get("bigqueryOutputTable", "the output table")
+                info = job.resource.get("outputInfo", {})
+                table = info.get("bigqueryOutputTable") or info.get("gcsOutputDirectory") or "the output table"
                 self.store.update(
                     job.job_id,
                     {
@@ -219,8 +308,6 @@ class JobRunner:
 
     def _execute(self, job: StoredJob, config: EmulatorConfig) -> None:
         job_id, resource = job.job_id, job.resource
-        source = parse_table_uri(resource["inputConfig"]["bigquerySource"]["inputUri"])
-        destination = parse_destination_uri(resource["outputConfig"]["bigqueryDestination"]["outputUri"])
         model_id = resource["model"].rsplit("/", 1)[-1]  # validated at create: the publisher or tuned model's id
         if self._interrupted(job_id, config.run_delay_seconds):
             self._finish(job_id, CANCELLED, {"error": rpc_status("CANCELLED", "CANCELED")})
@@ -233,37 +320,21 @@ class JobRunner:
                 {"error": rpc_status(name, "Internal error occurred (injected by fail_jobs).")},
             )
             return
-        client = local_bigquery_client(self.bigquery_endpoint, self.project, job.location)
+        storage_client = local_storage_client(self.storage_endpoint, self.project) if self.storage_endpoint else None
         try:
-            plan = bigquery_io.inspect_input(client, source, job.location, config.max_input_rows)
-            if destination.table is None:
-                destination = destination.with_table(predictions_table_name(utcnow(), job_id))
-            bigquery_io.prepare_output(
-                client,
-                destination,
-                job.location,
-                plan.output_schema,
-                append=config.existing_output_table == "append",
-            )
+            source, sink, output_info = self._open(job, config, storage_client)
         except ImportFailure as exc:
             self._finish(job_id, FAILED, {"error": rpc_status("INVALID_ARGUMENT", f"Failed to import data. {exc}")})
             return
-        reported_table = destination.uri if config.output_table_format == "uri" else str(destination.table)
-        self.store.update(
-            job_id,
-            {
-                "outputInfo": {
-                    "bigqueryOutputDataset": f"bq://{destination.dataset_id}",
-                    "bigqueryOutputTable": reported_table,
-                }
-            },
-        )
+        self.store.update(job_id, {"outputInfo": output_info})
         responder = make_responder(config)
+        files = gcs_io.ObjectLookup(storage_client) if storage_client else None
         try:
-            done, failed, cancelled = self._answer_all(job, config, client, plan, destination, model_id, responder)
+            done, failed, cancelled = self._answer_all(job, config, source, sink, model_id, responder, files)
         finally:
             responder.close()
-        stats = completion_stats(done, failed, max(0, plan.num_rows - done - failed))
+            source.close()
+        stats = completion_stats(done, failed, max(0, source.num_rows - done - failed))
         if not cancelled:
             finished = self.store.update(
                 job_id,
@@ -275,30 +346,89 @@ class JobRunner:
                 return
         self._finish(job_id, CANCELLED, {"completionStats": stats, "error": rpc_status("CANCELLED", "CANCELED")})
 
+    def _open(
+        self, job: StoredJob, config: EmulatorConfig, storage_client: Any
+    ) -> tuple[_Source, _Sink, dict[str, str]]:
+        """Vertex's import step: check the input and the output place; raise ImportFailure with the reason."""
+        inputs, outputs = job.resource["inputConfig"], job.resource["outputConfig"]
+        needs_storage = "gcsSource" in inputs or "gcsDestination" in outputs
+        if needs_storage and storage_client is None:
+            raise ImportFailure(
+                "Cloud Storage is not reachable: start the emulator with --storage-endpoint (dbt-gemini-batch local up "
+                "does) to use gcs_source or gcs_destination."
+            )
+        bq_client = local_bigquery_client(self.bigquery_endpoint, self.project, job.location)
+        source: _Source
+        if "gcsSource" in inputs:
+            source = _JsonlSource(
+                gcs_io.import_jsonl(
+                    storage_client, inputs["gcsSource"]["uris"], config.max_input_rows, config.max_input_file_bytes
+                )
+            )
+        else:
+            plan = bigquery_io.inspect_input(
+                bq_client, parse_table_uri(inputs["bigquerySource"]["inputUri"]), job.location, config.max_input_rows
+            )
+            source = _TableSource(bq_client, plan)
+        try:
+            if "gcsDestination" in outputs:
+                prefix = parse_gcs_uri(outputs["gcsDestination"]["outputUriPrefix"], "outputUriPrefix")
+                directory = gcs_io.prediction_directory(prefix, utcnow())
+                writer = gcs_io.JsonlOutputWriter(storage_client, directory)
+                writer.check_bucket()
+                return source, writer, {"gcsOutputDirectory": directory.uri}
+            assert isinstance(source, _TableSource)  # validate_create refuses JSONL in, BigQuery out
+            destination = parse_destination_uri(outputs["bigqueryDestination"]["outputUri"])
+            if destination.table is None:
+                destination = destination.with_table(predictions_table_name(utcnow(), job.job_id))
+            bigquery_io.prepare_output(
+                bq_client,
+                destination,
+                job.location,
+                source.plan.output_schema,
+                append=config.existing_output_table == "append",
+            )
+        except BaseException:
+            source.close()
+            raise
+        reported_table = destination.uri if config.output_table_format == "uri" else str(destination.table)
+        info = {"bigqueryOutputDataset": f"bq://{destination.dataset_id}", "bigqueryOutputTable": reported_table}
+        return source, OutputWriter(bq_client, destination, source.plan.output_schema), info
+
     def _answer_all(
         self,
         job: StoredJob,
         config: EmulatorConfig,
-        client: Any,
-        plan: bigquery_io.InputPlan,
-        destination: BigQueryRef,
+        source: _Source,
+        sink: _Sink,
         model_id: str,
         responder: Responder,
+        files: gcs_io.ObjectLookup | None,
     ) -> tuple[int, int, bool]:
         """Answer every row, writing one chunk at a time. Returns (successful, failed, cancelled)."""
-        output = OutputWriter(client, destination, plan.output_schema)
-        writer = BackgroundWriter(output, config.chunk_rows, config.write_batch_rows, config.write_interval_seconds)
-        request_column = plan.request_field.name
+        writer = BackgroundWriter(sink, config.chunk_rows, config.write_batch_rows, config.write_interval_seconds)
         successful = failed = 0
         pool = ThreadPoolExecutor(responder.concurrency) if responder.concurrency > 1 else None
+        jsonl_out = isinstance(sink, gcs_io.JsonlOutputWriter)
 
         def answer(row: dict[str, Any]) -> dict[str, Any] | None:
             if self._interrupted(job.job_id, config.per_row_latency_seconds):
                 return None
-            return {**row, **self._answer_row(row.get(request_column), config, model_id, responder)}
+            request, extra = source.split(row)
+            result = self._answer_row(request, config, model_id, responder, files)
+            if not jsonl_out:
+                return {**row, **result}
+            # A JSONL line: the input's other keys echoed, then status, processed_time, request, response.
+            return {
+                **extra,
+                "status": result["status"],
+                "processed_time": gcs_io.processed_time(result["processed_time"]),
+                "request": _as_json(request),
+                "response": result["response"],
+            }
 
         try:
-            for page in bigquery_io.iter_pages(client, plan.table, config.chunk_rows):
+            for page in source.iter_pages(config.chunk_rows):
                 answered = list(pool.map(answer, page)) if pool else [answer(row) for row in page]
                 rows = [r for r in answered if r is not None]
                 writer.put(rows)
@@ -310,15 +440,25 @@ class JobRunner:
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
             writer.close()  # every answered row is in the table before the job reaches a final state
+            if isinstance(sink, gcs_io.JsonlOutputWriter):
+                sink.finish()
         return successful, failed, False
 
     @staticmethod
-    def _answer_row(raw: Any, config: EmulatorConfig, model_id: str, responder: Responder) -> dict[str, Any]:
+    def _answer_row(
+        raw: Any,
+        config: EmulatorConfig,
+        model_id: str,
+        responder: Responder,
+        files: gcs_io.ObjectLookup | None = None,
+    ) -> dict[str, Any]:
         # A failed row's response is an empty JSON object, not NULL, as Vertex writes it (see the README's emulator
         # section); readers tell answers from failures by `status`.
         response: dict[str, Any] = {}
         try:
             checked = check_request(raw)
+            if files is not None:
+                checked = _with_files(checked, files)
             if config.row_failure_rate and row_fails(request_key(raw), config):
                 code = config.row_failure_code
                 raise RowError(code, _INJECTED_ROW_MESSAGES.get(code, INJECTABLE_ROW_CODES[code]))

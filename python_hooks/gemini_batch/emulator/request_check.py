@@ -35,6 +35,9 @@ class BadRequest(ValueError):
 class CheckedRequest:
     body: dict[str, Any]  # normalized: camelCase keys everywhere except user-named schema properties
     key: str  # sha256 of the canonical JSON: the identity used for determinism and row-fault picks
+    # Metadata of the Cloud Storage objects the fileData parts name (gcs_io.ObjectInfo), when the emulator can see
+    # them: the deterministic responder answers from it.
+    files: tuple[Any, ...] = ()
 
 
 def _schema(node: Any, where: str) -> Any:

@@ -123,13 +123,16 @@ class DeterministicResponder:
     def answer(self, request: CheckedRequest, model_id: str) -> dict[str, Any]:
         body = request.body
         config: dict[str, Any] = body.get("generationConfig") or {}
-        digest = hashlib.sha256(f"{self.seed}:{model_id}:{request.key}".encode()).digest()
+        # fileData objects the emulator could see (name, MIME type, size) feed the answer, so a different file gives a
+        # different, still reproducible answer.
+        files = "; ".join(info.describe() for info in request.files)
+        digest = hashlib.sha256(f"{self.seed}:{model_id}:{request.key}:{files}".encode()).digest()
         rng = random.Random(int.from_bytes(digest[:16], "big"))
         prompt = prompt_text(body)
         candidates = []
         total_candidate_tokens = 0
         for index in range(int(config.get("candidateCount") or 1)):
-            text, finish = self._text(body, config, rng)
+            text, finish = self._text(body, config, rng, files)
             budget = config.get("maxOutputTokens")
             if isinstance(budget, int) and tokens(text) > budget:
                 text, finish = text[: budget * CHARS_PER_TOKEN], "MAX_TOKENS"
@@ -185,16 +188,18 @@ class DeterministicResponder:
             "responseId": base64.urlsafe_b64encode(hashlib.sha256(digest).digest()[:15]).decode(),
         }
 
-    def _text(self, body: dict[str, Any], config: dict[str, Any], rng: random.Random) -> tuple[str, str]:
+    def _text(
+        self, body: dict[str, Any], config: dict[str, Any], rng: random.Random, files: str = ""
+    ) -> tuple[str, str]:
         mime = config.get("responseMimeType", "text/plain")
         schema = config.get("responseSchema") or config.get("responseJsonSchema")
-        about = user_text(body)
+        about = user_text(body) + (f"\nAttached: {files}." if files else "")
         if mime == "text/x.enum" and schema:
             return str(make_value(schema, about, rng)), "STOP"
         if mime == "application/json":
             value = make_value(schema, about, rng) if schema else self._default_json(about)
             return json.dumps(value, indent=2, ensure_ascii=False), "STOP"
-        text = self._prose(about, rng)
+        text = self._prose(about, rng) + (f" The attached {files} was read." if files else "")
         for stop in config.get("stopSequences") or []:
             if stop and stop in text:
                 text = text[: text.index(stop)]

@@ -49,6 +49,7 @@ class VertexEmulator:
         bigquery_endpoint: str = "http://127.0.0.1:9050",
         project: str = "local-project",
         state_dir: Path | str | None = None,
+        storage_endpoint: str | None = None,
     ) -> None:
         self._config = config or EmulatorConfig()
         self._config_lock = threading.Lock()
@@ -56,7 +57,8 @@ class VertexEmulator:
         self.project = project
         self.state_dir = Path(state_dir) if state_dir else None
         self.store = JobStore(self.state_dir)
-        self.runner = JobRunner(self.store, lambda: self.config, bigquery_endpoint, project)
+        self.storage_endpoint = storage_endpoint
+        self.runner = JobRunner(self.store, lambda: self.config, bigquery_endpoint, project, storage_endpoint)
         self.service = JobService(self.store, self.runner, lambda: self.config, project)
         self.api_faults = ApiFaults()
         self._server: ThreadingHTTPServer | None = None

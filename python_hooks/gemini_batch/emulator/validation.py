@@ -47,6 +47,7 @@ _DATASET = r"[A-Za-z0-9_]{1,1024}"
 _TABLE = r"[^.`\s/]{1,1024}"
 _BQ_TABLE_URI = re.compile(rf"^bq://(?P<project>{_PROJECT})\.(?P<dataset>{_DATASET})\.(?P<table>{_TABLE})$")
 _BQ_DEST_URI = re.compile(rf"^bq://(?P<project>{_PROJECT})\.(?P<dataset>{_DATASET})(?:\.(?P<table>{_TABLE}))?$")
+GCS_URI = re.compile(r"^gs://(?P<bucket>[a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(?:/(?P<name>.*))?$")
 LABEL_KEY = re.compile(r"^[a-z\u0080-\uffff][a-z0-9_\-\u0080-\uffff]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_\-\u0080-\uffff]{0,63}$")
 
@@ -78,6 +79,24 @@ class BigQueryRef:
 
 
 @dataclass(frozen=True)
+class GcsUri:
+    bucket: str
+    name: str  # object name or prefix, "" for the bucket root
+
+    @property
+    def uri(self) -> str:
+        return f"gs://{self.bucket}/{self.name}" if self.name else f"gs://{self.bucket}"
+
+
+def parse_gcs_uri(uri: Any, field_name: str) -> GcsUri:
+    """A gs://bucket[/name] URI, or INVALID_ARGUMENT naming the field (checked at create, as Vertex does)."""
+    match = GCS_URI.match(uri) if isinstance(uri, str) else None
+    if not match:
+        raise invalid_argument(f'{field_name} "{uri}" is not a valid Cloud Storage URI: expected gs://bucket/path.')
+    return GcsUri(match["bucket"], match["name"] or "")
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """The accepted parts of a create body, normalized to camelCase."""
 
@@ -87,8 +106,8 @@ class JobSpec:
     input_config: dict[str, Any]
     output_config: dict[str, Any]
     labels: dict[str, str]
-    source: BigQueryRef
-    destination: BigQueryRef
+    source: BigQueryRef | None  # None for a JSONL (Cloud Storage) input
+    destination: BigQueryRef | None  # None for a JSONL (Cloud Storage) output
     model_parameters: Any = None
 
 
@@ -156,6 +175,29 @@ def _bq_uri(section: dict[str, Any], key: str, field_name: str, where: str) -> s
     return uri
 
 
+def _gcs_uris(section: dict[str, Any]) -> list[str]:
+    inner = section.get("gcsSource")
+    if not isinstance(inner, dict):
+        raise invalid_argument("input_config.gcs_source is required when the format is jsonl.")
+    uris = inner.get("uris")
+    if isinstance(uris, str):  # proto JSON takes a scalar for a repeated field of one value; Google's sample sends one
+        uris = [uris]
+    if not isinstance(uris, list) or not uris:
+        raise invalid_argument("input_config.gcs_source.uris is required.")
+    for uri in uris:
+        parse_gcs_uri(uri, "input_config.gcs_source.uris")
+    return list(uris)
+
+
+def _gcs_prefix(section: dict[str, Any]) -> str:
+    inner = section.get("gcsDestination")
+    if not isinstance(inner, dict):
+        raise invalid_argument("output_config.gcs_destination is required when the format is jsonl.")
+    prefix = inner.get("outputUriPrefix", inner.get("output_uri_prefix"))
+    parse_gcs_uri(prefix, "output_config.gcs_destination.output_uri_prefix")
+    return str(prefix)
+
+
 def validate_create(
     body: Any,
     projects: set[str],
@@ -192,30 +234,44 @@ def validate_create(
     instances_format = input_config.get("instancesFormat")
     if not instances_format:
         raise invalid_argument("input_config.instances_format is required.")
-    if instances_format != "bigquery" or "gcsSource" in input_config:
-        raise invalid_argument(
-            f"input_config.instances_format {instances_format!r} is not supported by the local emulator: "
-            "only BigQuery I/O is emulated (instances_format 'bigquery' with bigquery_source)."
-        )
     predictions_format = output_config.get("predictionsFormat")
     if not predictions_format:
         raise invalid_argument("output_config.predictions_format is required.")
-    if predictions_format != "bigquery" or "gcsDestination" in output_config:
+    # Gemini batch reads BigQuery tables or Cloud Storage JSONL and writes either (Google's batch prediction page lists
+    # bigquery/jsonl for both sides). A JSONL input written to a BigQuery table would need the output schema Vertex
+    # derives from the lines, which Google does not document, so the local emulator refuses that one combination.
+    source: BigQueryRef | None = None
+    destination: BigQueryRef | None = None
+    if instances_format == "bigquery" and "gcsSource" not in input_config:
+        source = parse_table_uri(_bq_uri(input_config, "bigquerySource", "inputUri", "input_config"))
+        input_config = {"instancesFormat": "bigquery", "bigquerySource": {"inputUri": source.uri}}
+    elif instances_format == "jsonl" and "bigquerySource" not in input_config:
+        input_config = {"instancesFormat": "jsonl", "gcsSource": {"uris": _gcs_uris(input_config)}}
+    else:
         raise invalid_argument(
-            f"output_config.predictions_format {predictions_format!r} is not supported by the local "
-            "emulator: "
-            "only BigQuery I/O is emulated (predictions_format 'bigquery' with bigquery_destination)."
+            f"input_config.instances_format {instances_format!r} with {sorted(set(input_config) - {'instancesFormat'})}"
+            " is not supported for Gemini batch prediction: use 'bigquery' with bigquery_source or 'jsonl' with "
+            "gcs_source."
         )
-    source = parse_table_uri(_bq_uri(input_config, "bigquerySource", "inputUri", "input_config"))
-    destination = parse_destination_uri(_bq_uri(output_config, "bigqueryDestination", "outputUri", "output_config"))
-    input_config = {
-        "instancesFormat": "bigquery",
-        "bigquerySource": {"inputUri": source.uri},
-    }
-    output_config = {
-        "predictionsFormat": "bigquery",
-        "bigqueryDestination": {"outputUri": destination.uri},
-    }
+    if predictions_format == "bigquery" and "gcsDestination" not in output_config:
+        if source is None:
+            raise invalid_argument(
+                "The local emulator writes JSONL input (gcs_source) only to Cloud Storage: use predictions_format "
+                "'jsonl' with gcs_destination, or a BigQuery input table."
+            )
+        destination = parse_destination_uri(_bq_uri(output_config, "bigqueryDestination", "outputUri", "output_config"))
+        output_config = {"predictionsFormat": "bigquery", "bigqueryDestination": {"outputUri": destination.uri}}
+    elif predictions_format == "jsonl" and "bigqueryDestination" not in output_config:
+        output_config = {
+            "predictionsFormat": "jsonl",
+            "gcsDestination": {"outputUriPrefix": _gcs_prefix(output_config)},
+        }
+    else:
+        raise invalid_argument(
+            f"output_config.predictions_format {predictions_format!r} with "
+            f"{sorted(set(output_config) - {'predictionsFormat'})} is not supported for Gemini batch prediction: use "
+            "'bigquery' with bigquery_destination or 'jsonl' with gcs_destination."
+        )
     return JobSpec(
         display_name=display_name,
         model=model,

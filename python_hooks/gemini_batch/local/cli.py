@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bq-port", type=int, default=9050, help="bqemulator REST port (default 9050)")
     parser.add_argument("--bq-grpc-port", type=int, default=9060, help="bqemulator gRPC port (default 9060)")
     parser.add_argument("--vertex-port", type=int, default=8085, help="Vertex emulator port (default 8085)")
+    parser.add_argument("--gcs-port", type=int, default=9023, help="Cloud Storage emulator port (default 9023)")
     parser.add_argument("--project", default="local-project")
     parser.add_argument(
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="state, logs (default ./.gemini_batch_local)"
@@ -33,6 +34,7 @@ def run(ns: argparse.Namespace) -> int:
             bq_port=ns.bq_port,
             bq_grpc_port=ns.bq_grpc_port,
             vertex_port=ns.vertex_port,
+            storage_port=ns.gcs_port,
             data_dir=ns.data_dir,
             persist_bigquery=ns.persist,
             emulator_config=ns.emulator_config,
@@ -46,6 +48,7 @@ def run(ns: argparse.Namespace) -> int:
             return 1
         print(f"BigQuery (bqemulator): {info.bigquery_endpoint}   project {info.project}")
         print(f"Vertex AI (emulator):  {info.vertex_endpoint}")
+        print(f"Cloud Storage:         {info.storage_endpoint}")
         print(f"logs and state:        {stack.data_dir}")
         print(_tables_fate(info))
         _print_exports(info)

@@ -1,4 +1,5 @@
-"""Start, stop and inspect the local stack: bqemulator (BigQuery) and gemini_batch.emulator (Vertex AI), on loopback.
+"""Start, stop and inspect the local stack on loopback: bqemulator (BigQuery), gemini_batch.emulator (Vertex AI) and
+gcp-storage-emulator (Cloud Storage).
 
 State lives in `<data_dir>/stack.json` (process ids and endpoints) so `down` and `status` work from another shell.
 Each service runs in its own process group, so `down` leaves no stray child behind.
@@ -10,6 +11,7 @@ import contextlib
 import importlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,6 +54,7 @@ class StackConfig:
     bq_port: int = 9050
     bq_grpc_port: int = 9060
     vertex_port: int = 8085
+    storage_port: int = 9023  # gcp-storage-emulator's own default port
     data_dir: Path = DEFAULT_DATA_DIR
     persist_bigquery: bool = False
     emulator_config: Path | None = None  # JSON file of gemini_batch.emulator settings (timings, faults, responder)
@@ -63,6 +66,7 @@ class StackInfo:
     project: str
     bigquery_endpoint: str
     vertex_endpoint: str
+    storage_endpoint: str = ""  # "" in a state file written before Cloud Storage joined the stack
     pids: dict[str, int] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     bigquery_data_dir: str | None = None  # where tables persist (`up --persist`); None: in memory, gone on `down`
@@ -73,6 +77,8 @@ class StackInfo:
             "GEMINI_BATCH_LOCAL_PROJECT": self.project,
             "GEMINI_BATCH_BQ_PORT": self.bigquery_endpoint.rsplit(":", 1)[1],
             "GEMINI_BATCH_VERTEX_ENDPOINT": self.vertex_endpoint,
+            # google-cloud-storage reads this to reach the local Cloud Storage.
+            "STORAGE_EMULATOR_HOST": self.storage_endpoint,
             "GEMINI_BATCH_POLL_INITIAL_SECONDS": "0.5",
             "GEMINI_BATCH_POLL_MAX_SECONDS": "2",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -119,13 +125,14 @@ class LocalStack:
         self.state_path.write_text(json.dumps(asdict(info), indent=2))
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
         return subprocess.Popen(
             [sys.executable, *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
             start_new_session=True,  # own process group: `down` kills the whole tree
         )
 
@@ -141,6 +148,7 @@ class LocalStack:
         cfg = self.config
         bq_url = f"http://127.0.0.1:{cfg.bq_port}"
         vertex_url = f"http://127.0.0.1:{cfg.vertex_port}"
+        storage_url = f"http://127.0.0.1:{cfg.storage_port}"
         bq_args = [
             "-m", "gemini_batch.local.bigquery_server",
             "--rest-port", str(cfg.bq_port), "--grpc-port", str(cfg.bq_grpc_port), "--project", cfg.project,
@@ -151,21 +159,34 @@ class LocalStack:
         vertex_args = [
             "-m", "gemini_batch.emulator",
             "--port", str(cfg.vertex_port), "--bigquery-endpoint", bq_url, "--project", cfg.project,
-            "--state-dir", str(self.data_dir / "vertex"),
+            "--state-dir", str(self.data_dir / "vertex"), "--storage-endpoint", storage_url,
         ]  # fmt: skip
-        if cfg.emulator_config:
-            vertex_args += ["--config", str(cfg.emulator_config)]
-        procs = {"bigquery": self._spawn("bigquery", bq_args), "vertex": self._spawn("vertex", vertex_args)}
+        # Objects are files under <data_dir>/storage (gcp-storage-emulator keeps them in <dir>/.cloudstorage/<bucket>/
+        # <name>), and bqemulator resolves gs://bucket/name under BQEMU_GCS_LOCAL_ROOT: pointing that at the same folder
+        # lets BigQuery load jobs read what the local Cloud Storage holds. Without --persist the folder starts empty.
+        storage_dir = self.data_dir / "storage"
+        if not cfg.persist_bigquery:
+            shutil.rmtree(storage_dir, ignore_errors=True)
+        storage_args = [
+            "-m", "gcp_storage_emulator", "--data-dir", str(storage_dir),
+            "start", "--host", "127.0.0.1", "--port", str(cfg.storage_port), "--quiet",
+        ]  # fmt: skip
+        procs = {
+            "bigquery": self._spawn("bigquery", bq_args, {"BQEMU_GCS_LOCAL_ROOT": str(storage_dir / ".cloudstorage")}),
+            "vertex": self._spawn("vertex", vertex_args),
+            "storage": self._spawn("storage", storage_args),
+        }
         info = StackInfo(
             project=cfg.project,
             bigquery_endpoint=bq_url,
             vertex_endpoint=vertex_url,
+            storage_endpoint=storage_url,
             pids={name: p.pid for name, p in procs.items()},
             logs={name: str(self.data_dir / f"{name}.log") for name in procs},
             bigquery_data_dir=bigquery_data_dir,
         )
         self._write_state(info)
-        checks = {"bigquery": f"{bq_url}/readyz", "vertex": f"{vertex_url}/healthz"}
+        checks = {"bigquery": f"{bq_url}/readyz", "vertex": f"{vertex_url}/healthz", "storage": f"{storage_url}/"}
         deadline = time.monotonic() + cfg.ready_timeout_seconds
         pending = dict(checks)
         while pending:
@@ -211,8 +232,12 @@ class LocalStack:
     def status(self) -> dict[str, str]:
         info = self.read_state()
         if info is None:
-            return {"bigquery": "stopped", "vertex": "stopped"}
-        urls = {"bigquery": f"{info.bigquery_endpoint}/readyz", "vertex": f"{info.vertex_endpoint}/healthz"}
+            return {"bigquery": "stopped", "vertex": "stopped", "storage": "stopped"}
+        urls = {
+            "bigquery": f"{info.bigquery_endpoint}/readyz",
+            "vertex": f"{info.vertex_endpoint}/healthz",
+            "storage": f"{info.storage_endpoint}/",
+        }
         result = {}
         for name, pid in info.pids.items():
             if not _alive(pid):
