@@ -120,10 +120,10 @@ def test_usage_models_price_a_hand_made_ledger_like_the_python_registry(project:
     # 2.5 Flash: 800k fresh input at half of $0.30, 200k cached at $0.03 (no stacking), 350k output + 100k thinking
     # at half of $2.50; and 500k input at half of $0.30
     assert flash["estimated_cost_usd"] == pytest.approx(0.12 + 0.006 + 0.4375 + 0.125 + 0.075)
-    # the two gemini-3.8-flash jobs straddle the price change, so their cost is not twice the first one's
+    # the two gemini-3.8-flash jobs straddle the price change (rates double on 2027-01-01): 1x + 2x the first one's
     first = estimate_cost("gemini-3.8-flash", dt.date(2026, 12, 31), prompt_tokens=2_000_000, output_tokens=100_000)
     assert first is not None
-    assert usage[("inv_c", "gemini-3.8-flash")]["estimated_cost_usd"] > 2 * first * 1.5
+    assert usage[("inv_c", "gemini-3.8-flash")]["estimated_cost_usd"] == pytest.approx(3 * first)
 
     daily = project.rows("select * from `{ds}.gemini_batch_usage_daily` where usage_date = '2026-11-21'")
     assert {r["gemini_model"]: r["is_priced"] for r in daily} == {
