@@ -1,22 +1,120 @@
-{#- Online Gemini prices (USD per 1M tokens) as a BigQuery array of structs
-    <gemini_model, input_usd_per_1m, output_usd_per_1m>, for `unnest(...)`. Override with var gemini_batch_prices
-    ({model: {input: x, output: y}}); check current prices, these are defaults. Every field is aliased: bqemulator
-    drops unaliased STRUCT field names. -#}
+{#- Gemini prices as a BigQuery ARRAY<STRUCT<...>> literal for `unnest(...)`, one element per model and date range:
+    the registry's rows (default_price_rows(), generated from python_hooks/gemini_batch/data/gemini_prices.csv, which
+    the Python hook reads too), with var gemini_batch_prices replacing every row of each model it names and adding
+    models it does not know. Var shape: {model: {input: x, output: y, ...}} or {model: [{effective_from: 'YYYY-MM-DD',
+    effective_to: ..., input: x, output: y, ...}, ...]}; the fields and their meaning are the CSV's. Rates are USD per
+    1M tokens at the standard (online) rate. Every struct field is aliased: bqemulator drops unaliased field names. -#}
 {% macro price_list() %}
-    {%- set prices = var('gemini_batch_prices', {
-        'gemini-2.5-pro': {'input': 1.25, 'output': 10.00},
-        'gemini-2.5-flash': {'input': 0.30, 'output': 2.50},
-        'gemini-2.5-flash-lite': {'input': 0.10, 'output': 0.40},
-        'gemini-2.0-flash': {'input': 0.15, 'output': 0.60},
-        'gemini-2.0-flash-lite': {'input': 0.075, 'output': 0.30},
-    }) -%}
-    {%- set rows = [] -%}
-    {%- for model_name in prices -%}
-        {%- do rows.append(
-            "struct(" ~ (model_name | string | tojson) ~ " as gemini_model, "
-            ~ "cast(" ~ prices[model_name]['input'] ~ " as float64) as input_usd_per_1m, "
-            ~ "cast(" ~ prices[model_name]['output'] ~ " as float64) as output_usd_per_1m)"
-        ) -%}
+    {%- set overrides = var('gemini_batch_prices', none) or {} -%}
+    {%- if overrides is not mapping -%}
+        {{ exceptions.raise_compiler_error(
+            "var gemini_batch_prices must map a Gemini model to {input: x, output: y, ...} or to a list of such "
+            ~ "entries with effective_from/effective_to; got " ~ overrides) }}
+    {%- endif -%}
+    {%- set given = {} -%}
+    {%- for model, value in overrides.items() -%}
+        {%- set entries = value if (value is sequence and value is not string and value is not mapping) else [value] -%}
+        {%- for entry in entries if entry is not mapping -%}
+            {{ exceptions.raise_compiler_error(
+                "var gemini_batch_prices: '" ~ model ~ "' must map to {input: x, output: y, ...} or a list of them; "
+                ~ "got " ~ entry) }}
+        {%- endfor -%}
+        {%- do given.update({gemini_batch._price_model_key(model): entries}) -%}
     {%- endfor -%}
-    [{{ rows | join(', ') }}]
+    {%- set by_model = {} -%}
+    {%- for row in gemini_batch.default_price_rows() if row['model'] not in given -%}
+        {%- do by_model.setdefault(row['model'], []).append(row) -%}
+    {%- endfor -%}
+    {%- do by_model.update(given) -%}
+    {%- set structs = [] -%}
+    {%- for model, entries in by_model.items() -%}
+        {%- do gemini_batch._check_price_ranges(model, entries) -%}
+        {%- for entry in entries -%}
+            {%- do structs.append(gemini_batch._price_struct(model, entry)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    [{{ structs | join(',\n') }}]
 {%- endmacro %}
+
+
+{#- The registry key of a model name: Vertex's `publishers/google/models/x` and the Gemini API's `models/x` are `x`
+    (python_hooks/gemini_batch/prices.py normalize_model does the same). -#}
+{% macro _price_model_key(model) %}
+    {{ return(modules.re.sub('^(publishers/google/models/|models/)', '', model | string | trim)) }}
+{% endmacro %}
+
+
+{#- Two rows of one model whose date ranges overlap would price a job twice: refuse them, naming the model. -#}
+{% macro _check_price_ranges(model, entries) %}
+    {%- for a in entries -%}
+        {%- for b in entries[loop.index:] -%}
+            {%- set a_from = a.get('effective_from') | string if a.get('effective_from') is not none else none -%}
+            {%- set a_to = a.get('effective_to') | string if a.get('effective_to') is not none else none -%}
+            {%- set b_from = b.get('effective_from') | string if b.get('effective_from') is not none else none -%}
+            {%- set b_to = b.get('effective_to') | string if b.get('effective_to') is not none else none -%}
+            {%- if (a_from is none or b_to is none or a_from <= b_to) and (b_from is none or a_to is none or b_from <= a_to) -%}
+                {{ exceptions.raise_compiler_error(
+                    "var gemini_batch_prices: the prices of '" ~ model ~ "' overlap (" ~ a_from ~ ".." ~ a_to ~ " and "
+                    ~ b_from ~ ".." ~ b_to ~ "); give each entry its own effective_from/effective_to range") }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{#- One price entry as a BigQuery STRUCT; unknown fields, missing input/output rates, and values that are not numbers
+    or YYYY-MM-DD dates fail compilation with the model and field named. -#}
+{% macro _price_struct(model, entry) %}
+    {%- set rates = ['input', 'output', 'thinking', 'cached_input', 'input_long', 'output_long', 'cached_input_long'] -%}
+    {%- set known = rates + ['effective_from', 'effective_to', 'long_context_threshold', 'batch_discount', 'source'] -%}
+    {%- for key in entry if key not in known + ['model'] -%}
+        {{ exceptions.raise_compiler_error(
+            "var gemini_batch_prices: '" ~ model ~ "' has an unknown field '" ~ key ~ "' (known: "
+            ~ known | join(', ') ~ ")") }}
+    {%- endfor -%}
+    {%- for key in ['input', 'output'] if entry.get(key) is none -%}
+        {{ exceptions.raise_compiler_error(
+            "var gemini_batch_prices: '" ~ model ~ "' needs '" ~ key ~ "' (USD per 1M tokens, standard rate)") }}
+    {%- endfor -%}
+    {%- set sql = {} -%}
+    {%- for key in rates + ['long_context_threshold', 'batch_discount'] -%}
+        {%- set value = entry.get(key) -%}
+        {%- set type = 'int64' if key == 'long_context_threshold' else 'float64' -%}
+        {%- if value is none -%}
+            {%- do sql.update({key: 'cast(null as ' ~ type ~ ')'}) -%}
+        {%- elif (value is number and value >= 0) or modules.re.match('^[0-9]+([.][0-9]+)?$', value | string) -%}
+            {%- do sql.update({key: 'cast(' ~ value ~ ' as ' ~ type ~ ')'}) -%}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error(
+                "var gemini_batch_prices: '" ~ model ~ "' field '" ~ key ~ "' must be a non-negative number, got "
+                ~ value) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for key in ['effective_from', 'effective_to'] -%}
+        {%- set value = entry.get(key) -%}
+        {%- if value is none -%}
+            {%- do sql.update({key: 'cast(null as date)'}) -%}
+        {%- elif modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value | string) -%}
+            {%- do sql.update({key: "date '" ~ value ~ "'"}) -%}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error(
+                "var gemini_batch_prices: '" ~ model ~ "' field '" ~ key ~ "' must be a date YYYY-MM-DD, got "
+                ~ value) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set discount = sql['batch_discount'] if entry.get('batch_discount') is not none else 'cast(0.5 as float64)' -%}
+    {{ return(
+        'struct(' ~ (gemini_batch._price_model_key(model) | tojson) ~ ' as gemini_model, '
+        ~ sql['effective_from'] ~ ' as effective_from, '
+        ~ sql['effective_to'] ~ ' as effective_to, '
+        ~ sql['input'] ~ ' as input_usd_per_1m, '
+        ~ sql['output'] ~ ' as output_usd_per_1m, '
+        ~ sql['thinking'] ~ ' as thinking_usd_per_1m, '
+        ~ sql['cached_input'] ~ ' as cached_input_usd_per_1m, '
+        ~ sql['long_context_threshold'] ~ ' as long_context_threshold, '
+        ~ sql['input_long'] ~ ' as input_long_usd_per_1m, '
+        ~ sql['output_long'] ~ ' as output_long_usd_per_1m, '
+        ~ sql['cached_input_long'] ~ ' as cached_input_long_usd_per_1m, '
+        ~ discount ~ ' as batch_discount)'
+    ) }}
+{% endmacro %}

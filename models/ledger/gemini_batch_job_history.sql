@@ -1,9 +1,44 @@
-{#- One row per batch job from the ledger, with the derived fields people ask for first. -#}
+{#- One row per batch job from the ledger, with the derived fields people ask for first, and its estimated cost:
+    the job's tokens priced with the registry row of its Gemini model on the day it finished (price_list(); a model
+    without a price gets a NULL cost and is_priced = false, never a cost of 0). -#}
 with
 
 jobs as (
 
     select * from {{ source('gemini_batch', 'gemini_batch_jobs') }}
+
+),
+
+prices as (
+
+    select
+        price.gemini_model,
+        price.effective_from,
+        price.effective_to,
+        price.input_usd_per_1m,
+        price.output_usd_per_1m,
+        price.thinking_usd_per_1m,
+        price.cached_input_usd_per_1m,
+        price.batch_discount
+    from unnest({{ gemini_batch.price_list() }}) as price
+
+),
+
+priced as (
+
+    select
+        jobs.*,
+        price.gemini_model is not null as is_priced,
+        {{ gemini_batch.token_cost('jobs', 'price', batch=true) }} as batch_cost_usd,
+        {{ gemini_batch.token_cost('jobs', 'price', batch=false) }} as online_cost_usd
+    from jobs
+    left join prices as price
+        -- a tuned model or a versioned name the registry does not list stays unpriced
+        on
+            regexp_replace(jobs.gemini_model, r'^(publishers/google/models/|models/)', '') = price.gemini_model
+            and date(coalesce(jobs.finished_at, jobs.submitted_at))
+            between coalesce(price.effective_from, date '0001-01-01')
+            and coalesce(price.effective_to, date '9999-12-31')
 
 ),
 
@@ -29,6 +64,10 @@ final as (
         thoughts_tokens,
         cached_tokens,
         total_tokens,
+        is_priced,
+        -- tokens are known once the output is collected
+        if(collected_at is null, null, batch_cost_usd) as estimated_cost_usd,
+        if(collected_at is null, null, online_cost_usd) as online_price_equivalent_usd,
         input_table,
         output_table,
         invocation_id,
@@ -37,7 +76,7 @@ final as (
         collected_at,
         timestamp_diff(finished_at, submitted_at, second) as duration_seconds,
         updated_at
-    from jobs
+    from priced
 
 )
 
