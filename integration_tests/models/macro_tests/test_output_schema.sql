@@ -67,7 +67,9 @@ final as (
         seen_at,
         nullif(array_to_string(topics, '|'), '') as topics,
         nullif(array_to_string(array(
-            select cast(item as string) from unnest(counts) as item with offset as item_index order by item_index
+            select cast(item as string)
+            from unnest(counts) as item with offset as item_index
+            order by item_index
         ), '|'), '') as counts,
         product.name as product_name,
         product.sku as product_sku,
@@ -78,7 +80,9 @@ final as (
         published_unparsed,
         product_unparsed.name as product_name_unparsed,
         nullif(array_to_string(array(
-            select cast(item as string) from unnest(counts_unparsed) as item with offset as item_index order by item_index
+            select cast(item as string)
+            from unnest(counts_unparsed) as item with offset as item_index
+            order by item_index
         ), '|'), '') as counts_unparsed
     from typed
 
