@@ -23,7 +23,10 @@
         'JSON': node,
         'STRUCT': 'case when ' ~ gemini_batch._json_type(node) ~ " = 'object' then struct(" ~ members | join(', ') ~ ') end',
         'INT64': 'safe_cast(if(regexp_contains(' ~ value ~ ", r'^[+-]?[0-9]+$'), " ~ value ~ ', null) as int64)',
+        'BOOL': 'safe_cast(if(lower(' ~ value ~ ") in ('true', 'false'), " ~ value ~ ', null) as bool)',
     } -%}
-    {#- INT64 takes integers only: BigQuery's SAFE_CAST('2.5' AS INT64) is NULL, but DuckDB (bqemulator) rounds it to 3. -#}
+    {#- INT64 takes integers only: BigQuery's SAFE_CAST('2.5' AS INT64) is NULL, but DuckDB (bqemulator) rounds it to 3.
+        BOOL takes true/false only: BigQuery's SAFE_CAST('1' AS BOOL) is NULL, DuckDB's is TRUE. The guards make both
+        engines agree with BigQuery. -#}
     {{- return(by_kind.get(kind, 'safe_cast(' ~ value ~ ' as ' ~ kind | lower ~ ')')) -}}
 {%- endmacro %}
