@@ -4,7 +4,8 @@
         {'type': 'STRUCT', 'fields': [...]}). Accepts BigQuery's column-list syntax
         ('sentiment STRING OPTIONS(description="..."), score FLOAT64, topics ARRAY<STRING>') or a dict
         {name: 'TYPE'} / {name: {'type': 'TYPE', 'description': ..., 'enum': [...], 'required': bool,
-        'nullable': bool, 'fields': {...} for a STRUCT, 'items': spec for an ARRAY}}. -#}
+        'nullable': bool, 'fields': {...} for a STRUCT, 'items': spec for an ARRAY}}, or a Vertex responseSchema dict
+        ({'type': 'OBJECT', 'properties': {...}, 'required': [...]}, see _schema_from_response_schema). -#}
     {%- set context = 'gemini_batch output_schema' -%}
     {%- if output_schema is string -%}
         {%- set tokens = gemini_batch._schema_tokens(output_schema) -%}
@@ -14,6 +15,10 @@
             {{- exceptions.raise_compiler_error(context ~ ": unexpected '" ~ tokens[cursor.position] ~ "' in '" ~ output_schema ~ "'") -}}
         {%- endif -%}
         {{- return(fields) -}}
+    {%- endif -%}
+    {%- if output_schema is mapping and (output_schema.get('type') | string | upper) == 'OBJECT' and output_schema.get('properties') is mapping -%}
+        {#- A responseSchema (as given to request(response_schema=...)): its OBJECT's properties are the fields. -#}
+        {{- return(gemini_batch._schema_from_response_schema(output_schema, 'response_schema')['fields']) -}}
     {%- endif -%}
     {%- if output_schema is not mapping or not output_schema -%}
         {{- exceptions.raise_compiler_error(context ~ " must be a BigQuery column list ('name TYPE, ...') or a non-empty dict {name: type}; got " ~ output_schema) -}}

@@ -2,7 +2,8 @@
 
 {#- output_schema_columns() and output_state() over answers parsed once by parsed_response(), for a schema using every
     type family and several spellings of their names. A few fields are read again with response_json_value() under
-    other spellings of the same type, both from the parsed columns and from the raw response, to show they agree.
+    other spellings of the same type, both from the parsed columns and from the raw response, to show they agree, and
+    the state is judged again from the responseSchema derived from the schema.
     Expected values: macro_tests__output_expected. -#}
 {%- set output_schema -%}
     sentiment STRING OPTIONS(description='Overall tone', enum=['positive', 'negative', 'neutral']),
@@ -42,6 +43,9 @@ typed as (
     select
         row_id,
         {{ gemini_batch.output_state(output_schema) }} as output_state,
+        {#- The same schema as the responseSchema request() sends: typed checks must not depend on the form given. -#}
+        {{ gemini_batch.output_state(gemini_batch.output_schema_response_schema(output_schema)) }}
+            as output_state_from_response_schema,
         {{ gemini_batch.output_schema_columns(output_schema) }},
         {{ gemini_batch.response_json_value('$.stars', 'BIGINT', parsed=true) }} as stars_as_bigint,
         {{ gemini_batch.response_json_value('$.score', 'float', parsed=true) }} as score_as_float,
@@ -58,6 +62,7 @@ final as (
     select
         row_id,
         output_state,
+        output_state_from_response_schema,
         sentiment,
         score,
         stars,

@@ -3,7 +3,7 @@
     without parsed_response (..._unparsed) must equal the same expectation. NULL-safe and typed as in
     assert_parse_macros_match_expected; NUMERIC is compared with `=` only (bqemulator prints its DuckDB scale). -#}
 {%- set checks = [
-    ('output_state', 'output_state'), ('sentiment', 'sentiment'), ('score', 'score'), ('stars', 'stars'),
+    ('output_state', 'output_state'), ('output_state_from_response_schema', 'output_state'), ('sentiment', 'sentiment'), ('score', 'score'), ('stars', 'stars'),
     ('is_spam', 'is_spam'), ('price', 'price'), ('published', 'published'), ('seen_at', 'seen_at'),
     ('topics', 'topics'), ('counts', 'counts'), ('product_name', 'product_name'), ('product_sku', 'product_sku'),
     ('note', 'note'), ('stars_as_bigint', 'stars'), ('score_as_float', 'score'), ('is_spam_as_bool', 'is_spam'),
