@@ -1,21 +1,16 @@
-{% macro response_json_value(json_path, data_type='string', response='response') -%}
-    {#- JSON_VALUE returns the scalar at json_path as STRING (NULL for objects, arrays, a missing path or unparsable
-        output); SAFE_CAST then gives NULL, never an error, when it does not fit the type. Numbers and booleans written as
-        strings ("7", "true") are accepted; an int64 must be an integer (3.0 is not one on BigQuery). -#}
-    {%- set sql_types = {
-        'string': none, 'int64': 'int64', 'float64': 'float64', 'bool': 'bool',
-        'numeric': 'numeric', 'date': 'date', 'timestamp': 'timestamp',
-    } -%}
-    {%- set type_name = (data_type | string | lower | trim) -%}
-    {%- if type_name not in sql_types -%}
-        {{- exceptions.raise_compiler_error("gemini_batch.response_json_value: data_type must be one of " ~ (sql_types.keys() | list | join(', ')) ~ "; got '" ~ data_type ~ "'") -}}
-    {%- endif -%}
+{% macro response_json_value(json_path, data_type='string', response='response', parsed=false) -%}
+    {#- The value at json_path of the structured output as data_type, any BigQuery spelling (INT64/INTEGER/INT/...,
+        FLOAT64/FLOAT, BOOL/BOOLEAN, NUMERIC/DECIMAL, BIGNUMERIC/BIGDECIMAL, STRING, DATE, TIMESTAMP, DATETIME, JSON,
+        ARRAY<...>, STRUCT<...>), case-insensitive. NULL, never an error, when the output is unparsable, the path is
+        missing or the value does not fit (see _json_typed_value). parsed=true reads parsed_response()'s
+        gemini_batch_output column instead of rebuilding and re-parsing the answer. -#}
     {%- if json_path is not string or not json_path.startswith('$') -%}
         {{- exceptions.raise_compiler_error("gemini_batch.response_json_value: json_path must be a JSONPath starting with $, e.g. '$.sentiment'; got '" ~ json_path ~ "'") -}}
     {%- endif -%}
-    {%- set value_sql = 'json_value(' ~ gemini_batch._json_parsed_output() ~ ', ' ~ gemini_batch._json_sql_literal(json_path) ~ ')' -%}
-    {%- if sql_types[type_name] is not none -%}
-        {%- set value_sql = 'safe_cast(' ~ value_sql ~ ' as ' ~ sql_types[type_name] ~ ')' -%}
+    {%- set type_tree = gemini_batch._schema_type_tree(data_type, 'gemini_batch.response_json_value: data_type') -%}
+    {%- if parsed -%}
+        {{ gemini_batch._json_typed_value('gemini_batch_output', json_path, type_tree) }}
+    {%- else -%}
+        {{ gemini_batch._json_output_text(response, gemini_batch._json_typed_value(gemini_batch._json_parsed_output(), json_path, type_tree)) }}
     {%- endif -%}
-    {{ gemini_batch._json_output_text(response, value_sql) }}
 {%- endmacro %}

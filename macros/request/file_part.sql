@@ -1,8 +1,9 @@
-{% macro file_part(uri, mime_type=none) -%}
+{% macro file_part(uri, mime_type=none, required=false) -%}
     {#- A Cloud Storage / https file for request(parts=[...]). Returns a dict, not SQL: request() splices its `sql`, a STRING
-        expression rendering {"fileData":{"fileUri":...,"mimeType":...}}. It is NULL when the uri is NULL or no MIME type is
-        known (Vertex rejects a fileData without one), which makes the whole request NULL: an invalid row, named by the
-        pre-submission check, instead of a request that fails hours later. -#}
+        expression rendering {"fileData":{"fileUri":...,"mimeType":...}}, and its `present` condition. A row whose uri is
+        NULL simply has no such part (the request stays valid) unless required=true, which makes the request NULL. A uri
+        with no known MIME type makes the part, and so the whole request, NULL (Vertex rejects a fileData without one): an
+        invalid row, named by the pre-submission check, instead of a request that fails hours later. -#}
     {%- set mime_by_extension = {
         'jpg': 'image/jpeg', 'jpeg': 'image/jpeg', 'png': 'image/png', 'webp': 'image/webp',
         'heic': 'image/heic', 'heif': 'image/heif', 'gif': 'image/gif',
@@ -34,5 +35,5 @@
             '}}'
         )
     {%- endset -%}
-    {{- return({'gemini_batch_part': 'fileData', 'sql': part_sql}) -}}
+    {{- return({'gemini_batch_part': 'fileData', 'sql': part_sql, 'present': '(' ~ uri ~ ') is not null', 'required': required}) -}}
 {%- endmacro %}

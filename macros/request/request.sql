@@ -5,12 +5,14 @@
     generation_config=none,
     parts=none,
     safety_settings=none,
-    labels=none
+    labels=none,
+    output_schema=none
 ) -%}
     {#- A GenerateContentRequest as JSON text (STRING), built by concatenation: every SQL value goes through to_json_string
         (BigQuery escapes any text correctly), every compile-time value is rendered here with its keys in a fixed order, so
-        identical inputs give byte-identical requests (the package hashes the text to deduplicate). A NULL prompt, text part
-        or file part makes concat() return NULL: the row is invalid and the pre-submission check names it. -#}
+        identical inputs give byte-identical requests (the package hashes the text to deduplicate). A NULL prompt (or a
+        NULL part marked required) makes concat() return NULL: the row is invalid and the pre-submission check names it;
+        an optional extra part whose value is NULL is left out. -#}
     {%- if prompt is none or prompt is not string or prompt | trim == '' -%}
         {{- exceptions.raise_compiler_error("gemini_batch.request: `prompt` must be a SQL expression (a column name, a concat(...), a quoted literal)") -}}
     {%- endif -%}
@@ -21,12 +23,16 @@
     {%- do pieces.extend([{'text': '{"contents":[{"role":"user","parts":[{"text":'}, {'sql': gemini_batch._json_string(prompt)}, {'text': '}'}]) -%}
     {%- set extra_parts = [] if parts is none else ([parts] if (parts is string or parts is mapping) else parts) -%}
     {%- for part in extra_parts -%}
-        {%- if part is string -%}
-            {%- do pieces.extend([{'text': ',{"text":'}, {'sql': gemini_batch._json_string(part)}, {'text': '}'}]) -%}
-        {%- elif part is mapping and part.get('gemini_batch_part') and part.get('sql') -%}
+        {%- set part = gemini_batch.text_part(part) if part is string else part -%}
+        {%- if not (part is mapping and part.get('gemini_batch_part') and part.get('sql')) -%}
+            {{- exceptions.raise_compiler_error("gemini_batch.request: each item of `parts` must be a SQL expression string (a text part), gemini_batch.text_part(...) or gemini_batch.file_part(...); got " ~ part) -}}
+        {%- endif -%}
+        {%- if part.get('required') -%}
             {%- do pieces.extend([{'text': ','}, {'sql': part['sql']}]) -%}
         {%- else -%}
-            {{- exceptions.raise_compiler_error("gemini_batch.request: each item of `parts` must be a SQL expression string (a text part) or gemini_batch.file_part(...); got " ~ part) -}}
+            {#- An optional part is left out, with its comma, on rows where its value is NULL; when present, its SQL can
+                still be NULL (a file with no known MIME type), which makes the request NULL. -#}
+            {%- do pieces.append({'sql': 'case when ' ~ part['present'] ~ " then concat(',', " ~ part['sql'] | trim ~ ") else '' end"}) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- do pieces.append({'text': ']}]'}) -%}
@@ -41,6 +47,10 @@
 
     {#- generationConfig: snake_case keys become camelCase; a response schema implies JSON output unless a MIME type is given -#}
     {%- set config = gemini_batch._json_camel_case_keys(generation_config or {}, schema_keys) -%}
+    {#- output_schema (BigQuery column syntax or a dict) derives the responseSchema, unless one is given explicitly. -#}
+    {%- if output_schema is not none and response_schema is none and config.get('responseSchema') is none and config.get('responseJsonSchema') is none -%}
+        {%- set response_schema = gemini_batch.output_schema_response_schema(output_schema) -%}
+    {%- endif -%}
     {%- if response_schema is not none -%}
         {%- if config.get('responseSchema') is not none or config.get('responseJsonSchema') is not none -%}
             {{- exceptions.raise_compiler_error("gemini_batch.request: give the response schema either as `response_schema` or inside `generation_config`, not both") -}}

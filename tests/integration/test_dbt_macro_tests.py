@@ -27,21 +27,25 @@ SEEDS = {
     "macro_tests__request_inputs",
     "macro_tests__request_expected",
     "macro_tests__file_uris",
+    "macro_tests__output_responses",
+    "macro_tests__output_expected",
 }
 MODELS = {
     "test_parse_macros",
     "test_request_text_round_trip",
     "test_request_options",
     "test_file_part_mime_types",
+    "test_output_schema",
 }
 SINGULAR_TESTS = {
     "assert_parse_macros_match_expected",
     "assert_request_texts_round_trip",
     "assert_request_options_match_expected",
     "assert_file_part_mime_types_match_expected",
+    "assert_output_schema_matches_expected",
 }
-# The singular tests above plus the generic tests in the macro_tests yml files (12 on seeds, 11 on models).
-DATA_TEST_COUNT = 27
+# The singular tests above plus the generic tests in the macro_tests yml files (16 on seeds, 15 on models).
+DATA_TEST_COUNT = 36
 
 
 @pytest.fixture()
@@ -87,7 +91,13 @@ def test_macro_tests_build_and_every_data_test_passes(project: DemoProject) -> N
 
 # Arguments the macros must reject while compiling, with a message naming the problem, rather than build bad SQL.
 BAD_CALLS = {
-    "gemini_batch.response_json_value('$.score', 'money')": "data_type must be one of",
+    "gemini_batch.response_json_value('$.score', 'money')": "unknown type 'money'",
+    "gemini_batch.response_json_value('$.x', 'ARRAY<ARRAY<INT64>>')": "ARRAY<ARRAY<...>> is not a BigQuery type",
+    "gemini_batch.request('p', output_schema='a STRING OPTIONS(colour=1)')": "unsupported option colour=1",
+    "gemini_batch.request('p', output_schema='a JSON')": "JSON has no responseSchema counterpart",
+    "gemini_batch.request('p', output_schema='a STRUCT<b INT64')": "expected '>' but found 'the end'",
+    "gemini_batch.request('p', output_schema={'a': {'type': 'STRING', 'enums': []}})": "unknown key 'enums'",
+    "gemini_batch.request('p', output_schema='a INT64 OPTIONS(enum=[\"x\"])')": "enum is only supported on STRING",
     "gemini_batch.response_json_value('score')": "json_path must be a JSONPath starting with $",
     "gemini_batch.token_count('output')": "kind must be one of",
     "gemini_batch.request('p', labels={'Bad Key': 'x'})": "label key 'Bad Key'",

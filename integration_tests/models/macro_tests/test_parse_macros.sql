@@ -25,7 +25,7 @@ fixtures as (
             row_id,
             '{{ input_type }}' as response_input_type,
             {{ gemini_batch.response_state('status', response_column) }} as response_state,
-            {{ gemini_batch.error_message('status') }} as error_message,
+            {{ gemini_batch.error_message('status', response_column) }} as error_message,
             {{ gemini_batch.response_text(response_column) }} as response_text,
             {{ gemini_batch.response_is_parsable(response_column) }} as is_parsable,
             {{ gemini_batch.response_json_value('$.sentiment', response=response_column) }} as sentiment,
@@ -45,6 +45,7 @@ fixtures as (
             {{ gemini_batch.token_count('thoughts', response_column) }} as thoughts_tokens,
             {{ gemini_batch.token_count('total', response_column) }} as total_tokens,
             {{ gemini_batch.token_count('cached', response_column) }} as cached_tokens,
+            {{ gemini_batch.token_count('tool_use_prompt', response_column) }} as tool_use_prompt_tokens,
             {{ gemini_batch.model_version(response_column) }} as model_version
         from fixtures
 

@@ -167,6 +167,49 @@ built as (
     from inputs
     where case_id = 'c18_schema_inside_generation_config'
 
+    union all
+
+    select
+        case_id,
+        {{ gemini_batch.request('prompt', parts=[
+            gemini_batch.file_part('image_uri', required=true),
+            gemini_batch.text_part('system_text')
+        ]) }} as request
+    from inputs
+    where case_id = 'c19_required_parts_null'
+
+    union all
+
+    select
+        case_id,
+        {{ gemini_batch.request('prompt', parts=['system_text', gemini_batch.text_part('channel', required=true)]) }} as request
+    from inputs
+    where case_id = 'c20_optional_text_null'
+
+    union all
+
+    select
+        case_id,
+        {{ gemini_batch.request('prompt', output_schema=var('macro_tests_output_schema')) }} as request
+    from inputs
+    where case_id = 'c21_output_schema_sql'
+
+    union all
+
+    select
+        case_id,
+        {{ gemini_batch.request(
+            'prompt',
+            output_schema={
+                'score': {'type': 'FLOAT', 'description': 'From 0 to 1'},
+                'tags': 'ARRAY<STRING>',
+                'flag': {'type': 'BOOLEAN', 'required': false}
+            },
+            generation_config={'temperature': 0}
+        ) }} as request
+    from inputs
+    where case_id = 'c22_output_schema_dict'
+
 ),
 
 final as (

@@ -1,5 +1,6 @@
-{#- One row per uri whose inferred MIME type differs from the expected one, whose uri does not round-trip, or whose
-    request is not NULL although no MIME type can be inferred (or NULL although one can). -#}
+{#- One row per uri whose inferred MIME type differs from the expected one, whose uri does not round-trip, whose
+    request is not NULL although no MIME type can be inferred (or NULL although one can), or, for a NULL uri (an
+    optional part), whose request is NULL or still has the file part. -#}
 
 with
 
@@ -20,7 +21,8 @@ final as (
         request
     from built
     where
-        (expected_mime_type is null and request is not null)
+        (uri is null and (request is null or file_uri is not null or mime_type is not null))
+        or (uri is not null and expected_mime_type is null and request is not null)
         or (
             expected_mime_type is not null
             and not (

@@ -6,7 +6,8 @@
 {%- set checks = [
     'response_state', 'error_message', 'response_text', 'is_parsable', 'sentiment', 'score', 'item_count', 'is_spam',
     'price', 'published', 'seen_at', 'channel', 'tags', 'tag_count', 'finish_reason', 'block_reason', 'is_blocked',
-    'prompt_tokens', 'candidates_tokens', 'thoughts_tokens', 'total_tokens', 'cached_tokens', 'model_version',
+    'prompt_tokens', 'candidates_tokens', 'thoughts_tokens', 'total_tokens', 'cached_tokens', 'tool_use_prompt_tokens',
+    'model_version',
 ] -%}
 {#- NUMERIC is compared with `=` only: bqemulator prints a NUMERIC with the scale of the DuckDB DECIMAL behind it
     ('19.990' for the macro's value, '19.990000000' for the seed's), BigQuery prints both as '19.99'. -#}

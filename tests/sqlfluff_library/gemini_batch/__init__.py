@@ -13,3 +13,8 @@ def __getattr__(name: str) -> Callable[..., str]:
         return "null"
 
     return placeholder
+
+
+def parsed_response(relation: str, response: str = "response") -> str:
+    """parsed_response() renders a whole SELECT (the body of a CTE), not an expression: one over the relation."""
+    return f"select * from {relation}"

@@ -11,6 +11,14 @@ review_insights as (
 
 ),
 
+answers as (
+
+    {#- Each review's answer text built and parsed once (gemini_batch_output_text, gemini_batch_output); the field
+        macros below read those columns with parsed=true instead of re-parsing the answer per field. -#}
+    {{ gemini_batch.parsed_response('review_insights') }}
+
+),
+
 parsed as (
 
     select
@@ -22,18 +30,18 @@ parsed as (
         {{ gemini_batch.finish_reason() }} as finish_reason,
         {{ gemini_batch.is_blocked() }} as is_blocked,
         {{ gemini_batch.block_reason() }} as block_reason,
-        {{ gemini_batch.response_is_parsable() }} as output_parsable,
-        lower(trim({{ gemini_batch.response_json_value('$.sentiment') }})) as answered_sentiment,
-        {{ gemini_batch.response_json_array('$.topics') }} as answered_topics,
-        trim({{ gemini_batch.response_json_value('$.summary') }}) as answered_summary,
+        {{ gemini_batch.response_is_parsable(parsed=true) }} as output_parsable,
+        lower(trim({{ gemini_batch.response_json_value('$.sentiment', parsed=true) }})) as answered_sentiment,
+        {{ gemini_batch.response_json_array('$.topics', parsed=true) }} as answered_topics,
+        trim({{ gemini_batch.response_json_value('$.summary', parsed=true) }}) as answered_summary,
         {{ gemini_batch.token_count('prompt') }} as prompt_tokens,
         {{ gemini_batch.token_count('candidates') }} as output_tokens,
         {{ gemini_batch.token_count('thoughts') }} as thoughts_tokens,
         {{ gemini_batch.token_count('total') }} as total_tokens,
         {{ gemini_batch.model_version() }} as model_version,
-        {{ gemini_batch.error_message() }} as error_message
+        {{ gemini_batch.error_message('status', 'response') }} as error_message
 
-    from review_insights
+    from answers
 
 ),
 
