@@ -28,14 +28,14 @@ def collect(
     outcome: NodeOutcome,
 ) -> None:
     state = job.state.name
-    reported = job.output_info.bigquery_output_table if job.output_info else ""
-    output: str = table_id(reported) if reported else (entry.output_table or "")
     error = job.error.message if job.error and job.error.message else None
     counts: dict[str, int] = {}
-    output_exists = bool(output) and _exists(ctx, output)
+    output = next((t for t in output_candidates(entry, job) if _exists(ctx, t)), "")
+    output_exists = bool(output)
+    output = output or entry.output_table or ""
     # Rows already written are kept whatever the job's end: a cancelled or failed job may have answered some.
     if output_exists:
-        counts = _merge(ctx, node, output, entry.job_name or "")
+        counts = merge_output(ctx, node, output, entry.job_name or "")
     finished = job.end_time if job.end_time else dt.datetime.now(dt.UTC)
     ctx.ledger.update(
         entry,
@@ -80,30 +80,65 @@ def _exists(ctx: BatchContext, table: str) -> bool:
     return True
 
 
-def _merge(ctx: BatchContext, node: BatchNode, output: str, job_name: str) -> dict[str, int]:
+def output_candidates(entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob) -> list[str]:
+    """Where the job's answers may be, best first: the table the hook named in bigqueryDestination, then what Vertex
+    reports in outputInfo.bigqueryOutputTable.
+
+    The API reference documents the reported value as "the name of the BigQuery table created, in
+    predictions_<timestamp> format" (aiplatform_v1 types/batch_prediction_job.py OutputInfo), Google's SDK tests mock
+    a full `bq://project.dataset.table`; both are accepted, a bare name is qualified with the output dataset.
+    """
+    candidates = [entry.output_table] if entry.output_table else []
+    info = job.output_info
+    reported = table_id(info.bigquery_output_table) if info and info.bigquery_output_table else ""
+    if reported and reported.count(".") < 2:
+        dataset = table_id(info.bigquery_output_dataset) if info.bigquery_output_dataset else ""
+        if not dataset and entry.output_table:
+            dataset = entry.output_table.rsplit(".", 1)[0]
+        reported = f"{dataset}.{reported.rsplit('.', 1)[-1]}" if dataset else ""
+    if reported and reported not in candidates:
+        candidates.append(reported)
+    return candidates
+
+
+def merge_output(ctx: BatchContext, node: BatchNode, output: str, job_name: str) -> dict[str, int]:
     """Merge one job's output into m__responses; returns the output's row counts and token sums."""
     schema = {f.name: f.field_type.upper() for f in ctx.bq.get_table(output).schema}
-    # Vertex documents `response` as JSON; read a STRING one too rather than trust an unverified detail.
-    response = "response" if schema.get("response") == "JSON" else "safe.parse_json(response)"
+    # Vertex documents `response` as JSON; read a STRING one too rather than trust an unverified detail. 'round': the
+    # default 'exact' mode turns a number that does not round-trip through a double (a long avgLogprobs, an integer
+    # above 2^53) into an error, which SAFE. makes NULL: the answer would be lost (zetasql json_value.cc).
+    response = (
+        "response" if schema.get("response") == "JSON" else "safe.parse_json(response, wide_number_mode => 'round')"
+    )
     # The cache keeps the request as text; the output echoes the input's type, which we wrote as STRING.
     request = "to_json_string(request)" if schema.get("request") == "JSON" else "request"
     processed = "processed_time" if "processed_time" in schema else "current_timestamp()"
-    text = f"to_json_string({response})"
+    # One reading of the output for the merge and the counts. A row without a status counts as answered only when it
+    # has a response: no response, or `{}` (what Vertex writes for a failed row), is a failure, sent again later.
+    rows_sql = f"""
+        select
+            request_hash,
+            {request} as request,
+            {response} as response,
+            case
+                when coalesce(status, '') != '' then status
+                when {response} is null or to_json_string({response}) = '{{}}' then 'empty response'
+                else ''
+            end as status,
+            {processed} as processed_time
+        from `{output}`
+    """
+    text = "to_json_string(response)"
     ctx.sql(
         f"""
         merge `{node.responses_table}` as target
         using (
-            select
-                request_hash,
-                {request} as request,
-                {response} as response,
-                coalesce(status, '') as status,
-                {processed} as processed_time
-            from `{output}`
+            select *
+            from ({rows_sql})
             where request_hash is not null
             qualify row_number() over (
                 partition by request_hash
-                order by if(coalesce(status, '') = '', 0, 1), {processed} desc
+                order by if(status = '', 0, 1), processed_time desc
             ) = 1
         ) as source
         on target.request_hash = source.request_hash
@@ -119,20 +154,22 @@ def _merge(ctx: BatchContext, node: BatchNode, output: str, job_name: str) -> di
             values (source.request_hash, source.request, source.response, source.status,
                 source.processed_time, @job_name, 1, current_timestamp())
         """,
+        node=node.unique_id,
         job_name=job_name,
     )
     rows = ctx.sql(
         f"""
         select
-            countif(coalesce(status, '') = '') as succeeded,
-            countif(coalesce(status, '') != '') as failed,
+            countif(status = '') as succeeded,
+            countif(status != '') as failed,
             sum(safe_cast(json_value({text}, '$.usageMetadata.promptTokenCount') as int64)) as prompt_tokens,
             sum(safe_cast(json_value({text}, '$.usageMetadata.candidatesTokenCount') as int64)) as output_tokens,
             sum(safe_cast(json_value({text}, '$.usageMetadata.thoughtsTokenCount') as int64)) as thoughts_tokens,
             sum(safe_cast(json_value({text}, '$.usageMetadata.cachedContentTokenCount') as int64))
                 as cached_tokens,
             sum(safe_cast(json_value({text}, '$.usageMetadata.totalTokenCount') as int64)) as total_tokens
-        from `{output}`
-        """
+        from ({rows_sql})
+        """,
+        node=node.unique_id,
     )
     return {k: int(v or 0) for k, v in dict(rows[0]).items()}

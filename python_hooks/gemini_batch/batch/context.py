@@ -10,6 +10,7 @@ from google.cloud import aiplatform_v1, bigquery
 
 from gemini_batch.ledger import Ledger
 from gemini_batch.progress import Progress
+from gemini_batch.query_config import QueryDefaults
 from gemini_batch.settings import BatchSettings
 
 JobClientFactory = Callable[[BatchSettings, str], aiplatform_v1.JobServiceClient]
@@ -24,6 +25,7 @@ class BatchContext:
         default_location: str,
         invocation_id: str | None = None,
         progress: Progress | None = None,
+        query_defaults: QueryDefaults | None = None,
     ) -> None:
         self.bq = bq
         self.ledger = ledger
@@ -32,9 +34,11 @@ class BatchContext:
         self.default_location = default_location
         self.invocation_id = invocation_id or uuid.uuid4().hex
         self.progress = progress or Progress()
+        self.query_defaults = query_defaults or QueryDefaults()
 
     def location(self, settings: BatchSettings) -> str:
-        return settings.vertex_location or self.default_location
+        """The jobs' Vertex location, lower case as Vertex spells them (a profile may say `US-Central1`)."""
+        return (settings.vertex_location or self.default_location).lower()
 
     def jobs(self, settings: BatchSettings) -> aiplatform_v1.JobServiceClient:
         """One JobServiceClient per (endpoint override, location), made on first use."""
@@ -44,10 +48,11 @@ class BatchContext:
             self._job_clients[key] = self._job_client_factory(settings, location)
         return self._job_clients[key]
 
-    def sql(self, sql: str, **params: Any) -> list[bigquery.Row]:
+    def sql(self, sql: str, node: str | None = None, **params: Any) -> list[bigquery.Row]:
+        """Run one query with the profile's cost guards and labels (`node`: the dbt node it works for)."""
         qparams = [
             bigquery.ScalarQueryParameter(name, "INT64" if isinstance(v, int) else "STRING", v)
             for name, v in params.items()
         ]
-        job = self.bq.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=qparams))
+        job = self.bq.query(sql, job_config=self.query_defaults.config(qparams, node=node))
         return list(job.result(timeout=3600))

@@ -25,6 +25,7 @@ def pending_counts(ctx: BatchContext, node: BatchNode, settings: BatchSettings) 
         left join `{node.responses_table}` as responses
             on requests.request_hash = responses.request_hash
         """,
+        node=node.unique_id,
         max_attempts=settings.max_attempts,
     )
     return int(rows[0]["pending"]), int(rows[0]["exhausted"])

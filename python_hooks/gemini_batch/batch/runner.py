@@ -17,6 +17,7 @@ from gemini_batch.batch.context import BatchContext, JobClientFactory
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, Ledger, LedgerEntry
 from gemini_batch.progress import Progress
+from gemini_batch.query_config import QueryDefaults
 from gemini_batch.settings import BatchSettings
 
 
@@ -32,8 +33,11 @@ class BatchRunner:
         invocation_id: str | None = None,
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        query_defaults: QueryDefaults | None = None,
     ) -> None:
-        self.ctx = BatchContext(bq, ledger, job_client_factory, default_location, invocation_id, progress)
+        self.ctx = BatchContext(
+            bq, ledger, job_client_factory, default_location, invocation_id, progress, query_defaults
+        )
         self.sleep = sleep
 
     @property

@@ -8,6 +8,7 @@ looks the job up by that label before anything is created again.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 
 from google.api_core import exceptions as gexc
@@ -16,15 +17,27 @@ from google.cloud import aiplatform_v1
 from gemini_batch.batch.common import TRANSIENT, BatchError, NodeOutcome, label_value, transient_retry
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts
+from gemini_batch.batch.preflight import check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
 
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
 LIST_RETRY_SECONDS = 120.0
+# Job tables expire on their own if a crash leaves them behind. An input table must outlive the job reading it: Vertex
+# queues a batch job up to 72 h and runs it up to 24 h (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/
+# batch-prediction-gemini), so 5 days; collect drops it anyway once the answers are merged.
+INPUT_TABLE_DAYS = 5
+STAGING_TABLE_DAYS = 1  # dropped at the end of submit; the expiration only covers a crash in between
+INPUT_LABEL = "gemini_batch_input"
+
+
+def _expiring(days: int) -> str:
+    return f"options (expiration_timestamp = timestamp_add(current_timestamp(), interval {days:d} day))"
 
 
 def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome) -> list[LedgerEntry]:
+    check_location(ctx, node, settings)  # before any table is built or job created
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
     if exhausted:
@@ -42,7 +55,9 @@ def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome:
     staging = f"{node.dataset}.{prefix}_pending"
     ctx.sql(
         f"""
-        create table `{staging}` as
+        create table `{staging}`
+        {_expiring(STAGING_TABLE_DAYS)}
+        as
         select
             request_hash,
             request,
@@ -58,6 +73,7 @@ def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome:
             group by requests.request_hash
         )
         """,
+        node=node.unique_id,
         chunk_rows=settings.max_requests_per_job,
         max_attempts=settings.max_attempts,
     )
@@ -66,10 +82,12 @@ def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome:
         for chunk in range(chunks):
             input_table = f"{node.dataset}.{prefix}_{chunk:03d}"
             ctx.sql(
-                f"create table `{input_table}` as select request_hash, request from `{staging}` where chunk = @chunk",
+                f"create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as "
+                f"select request_hash, request from `{staging}` where chunk = @chunk",
+                node=node.unique_id,
                 chunk=chunk,
             )
-            count = int(ctx.sql(f"select count(*) as n from `{input_table}`")[0]["n"])
+            count = int(ctx.sql(f"select count(*) as n from `{input_table}`", node=node.unique_id)[0]["n"])
             entry = create_job(ctx, node, settings, input_table, count)
             entries.append(entry)
             outcome.jobs.append(entry.job_name or "")
@@ -96,13 +114,18 @@ def job_body(
         labels={
             "dbt_node": label_value(node.name),
             "dbt_invocation": label_value(ctx.invocation_id),
-            "gemini_batch_input": input_label(entry),
+            INPUT_LABEL: input_label(entry.input_table),
         },
     )
 
 
-def input_label(entry: LedgerEntry) -> str:
-    return label_value(entry.input_table.rsplit(".", 1)[-1])
+def input_label(input_table: str) -> str:
+    """A label value unique to this job: a digest of its input table's full id (unique per chunk and submission).
+
+    Never the table name cut to 63 characters: with a long model alias every chunk, and earlier runs, would share it,
+    and a lookup after a failed create would adopt another entry's job.
+    """
+    return "in-" + hashlib.sha256(input_table.encode()).hexdigest()[:40]
 
 
 def create_job(
@@ -151,6 +174,8 @@ def create_job(
     except gexc.GoogleAPICallError as exc:
         ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create rejected: {exc}",
                           collected_at=dt.datetime.now(dt.UTC))  # fmt: skip
+        # No job will ever read it: Vertex refused the create.
+        ctx.bq.delete_table(entry.input_table, not_found_ok=True)
         raise BatchError(f"{node.name}: Vertex rejected the batch job: {exc}") from exc
     ctx.ledger.update(entry, job_name=job.name, state=job.state.name)
     ctx.progress.say(f"{node.name}: submitted {job.name.rsplit('/', 1)[-1]} ({count} requests)")
@@ -160,14 +185,16 @@ def create_job(
 def find_by_input_label(
     client: aiplatform_v1.JobServiceClient, parent: str, entry: LedgerEntry
 ) -> aiplatform_v1.BatchPredictionJob | None:
-    """The job created for this ledger entry, if Vertex has one."""
-    value = input_label(entry)
+    """The job created for this ledger entry, if Vertex has one: its label and its input table must both match."""
+    value = input_label(entry.input_table)
+    source = f"bq://{entry.input_table}"
 
     def lookup() -> aiplatform_v1.BatchPredictionJob | None:
+        # ListBatchPredictionJobsRequest.filter supports `labels.key=value` (aiplatform_v1 types/job_service.py).
         jobs = client.list_batch_prediction_jobs(
-            request={"parent": parent, "filter": f'labels.gemini_batch_input="{value}"'}, timeout=60
+            request={"parent": parent, "filter": f'labels.{INPUT_LABEL}="{value}"'}, timeout=60
         )
-        return next(iter(jobs), None)
+        return next((job for job in jobs if job.input_config.bigquery_source.input_uri == source), None)
 
     try:
         return transient_retry(LIST_RETRY_SECONDS)(lookup)()
