@@ -177,7 +177,7 @@ def test_hook_queries_carry_the_profile_guards_labels_and_job_tables_expire(
     flags = DbtFlags.from_args(["--project-dir", str(demo.root), "--profiles-dir", str(demo.root)])
     session = Session.open(flags, invocation_id="inv-" + uuid.uuid4().hex[:8])
     recorder = RecordingSession(session.runner.bq._http)
-    session.runner.bq._http = recorder
+    session.runner.bq._http_internal = recorder  # google.cloud.client.Client keeps its session there
     node = next(n for n in session.manifest.nodes.values() if n.name == "review_insights")
     outcome = session.runner.process(node, session.settings(node), wait=True)
     assert outcome.ok and outcome.succeeded > 0
@@ -193,8 +193,9 @@ def test_hook_queries_carry_the_profile_guards_labels_and_job_tables_expire(
     # job tables expire after Vertex's queue (72 h) and run (24 h) limits; staging after a day. bqemulator accepts
     # but does not keep table expirations, so the DDL sent is what can be checked here.
     ddl = [c["query"]["query"] for c in queries if re.search(r"create table `[^`]*__batch_", c["query"]["query"])]
-    staging = [q for q in ddl if "_pending`" in q]
-    inputs = [q for q in ddl if "_pending`" not in q]
+    created = {q: re.search(r"create table `([^`]*)`", q).group(1) for q in ddl}  # type: ignore[union-attr]
+    staging = [q for q in ddl if created[q].endswith("_pending")]
+    inputs = [q for q in ddl if not created[q].endswith("_pending")]
     assert staging and inputs
     assert all("interval 1 day" in q for q in staging)
     assert all("interval 5 day" in q for q in inputs)
@@ -230,7 +231,7 @@ def test_collect_counts_rows_without_an_answer_as_failed(bq_client: bigquery.Cli
 
     node = BatchNode(unique_id="model.p.m", name="m", database=bq_client.project, schema=dataset, alias="m")
     ddl = (REPO / "macros/materializations/gemini_batch/_create_responses_table.sql").read_text()
-    columns = re.search(r"\((.*)\)", ddl, flags=re.DOTALL)
+    columns = re.search(r"\}\} \((.*)\)", ddl, flags=re.DOTALL)
     assert columns is not None
     output = f"{node.dataset}.m_out"
     for sql in (
