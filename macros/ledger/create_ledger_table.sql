@@ -1,10 +1,17 @@
 {#- The job ledger: one row per Vertex batch job the hook submitted. Created by the package's on-run-start hook so it
     exists before the ledger models read it and before the Python hook writes to it. The hook (python_hooks/
-    gemini_batch/ledger.py) writes these columns; tests/unit/test_ledger.py checks both sides name the same ones. -#}
+    gemini_batch/ledger.py) writes these columns; tests/unit/test_ledger.py checks both sides name the same ones.
+    The dataset is created only when missing: dbt-bigquery's create_schema is a datasets.insert call, which needs the
+    project-level bigquery.datasets.create permission even when the dataset exists (an identity with dataEditor on the
+    dataset alone would fail every run). The ALTER clears an expiration the table took from the dataset's default
+    (BigQuery sets it at creation; NULL clears it): the ledger must never expire. bqemulator keeps no table
+    expiration, so the local tests cannot observe that part. -#}
 {% macro create_ledger_table() %}
     {%- if execute -%}
         {%- set ledger = source('gemini_batch', 'gemini_batch_jobs') -%}
-        {%- do adapter.create_schema(api.Relation.create(database=ledger.database, schema=ledger.schema)) -%}
+        {%- if not adapter.check_schema_exists(ledger.database, ledger.schema) -%}
+            {%- do adapter.create_schema(api.Relation.create(database=ledger.database, schema=ledger.schema)) -%}
+        {%- endif -%}
         create table if not exists {{ ledger }} (
             job_name string,
             display_name string,
@@ -30,6 +37,7 @@
             finished_at timestamp,
             collected_at timestamp,
             updated_at timestamp
-        )
+        );
+        alter table {{ ledger }} set options (expiration_timestamp = null)
     {%- endif -%}
 {% endmacro %}

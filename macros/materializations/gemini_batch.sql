@@ -17,6 +17,7 @@
     {%- set responses_relation = gemini_batch._responses_relation(this) -%}
     {%- set staging_view = this.incorporate(path={'identifier': this.identifier ~ '__dbt_gemini_batch_tmp'}, type='view') -%}
     {%- set gemini_model = gemini_batch._gemini_model(config) -%}
+    {%- do gemini_batch._check_vertex_location(this) -%}
 
     {{ run_hooks(pre_hooks) }}
     {%- do gemini_batch._validate_settings(model) -%}

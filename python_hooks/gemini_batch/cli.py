@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from gemini_batch.friendly_errors import one_sentence
 from gemini_batch.progress import Progress
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@one_sentence  # an expired token or a stopped local stack: one sentence, not a traceback
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()

@@ -14,6 +14,8 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
+from gemini_batch.query_config import QueryDefaults
+
 # BigQuery types of the ledger columns, in the order of the DDL in macros/ledger/create_ledger_table.sql.
 COLUMNS: dict[str, str] = {
     "job_name": "STRING",
@@ -86,12 +88,15 @@ def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
 
 
 class Ledger:
-    def __init__(self, client: bigquery.Client, table: str) -> None:
+    def __init__(self, client: bigquery.Client, table: str, query_defaults: QueryDefaults | None = None) -> None:
         self.client = client
         self.table = table
+        self.query_defaults = query_defaults or QueryDefaults()
 
-    def _query(self, sql: str, params: list[bigquery.ScalarQueryParameter]) -> list[bigquery.Row]:
-        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params))
+    def _query(
+        self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
+    ) -> list[bigquery.Row]:
+        job = self.client.query(sql, job_config=self.query_defaults.config(params, node=node))
         try:
             return list(job.result(timeout=300))
         except gexc.NotFound as exc:
@@ -107,7 +112,7 @@ class Ledger:
         values = {k: v for k, v in asdict(entry).items() if k in COLUMNS}
         names = list(values)
         sql = f"insert into `{self.table}` ({', '.join(names)}) values ({', '.join('@' + n for n in names)})"
-        self._query(sql, [_param(n, values[n]) for n in names])
+        self._query(sql, [_param(n, values[n]) for n in names], node=entry.dbt_node)
 
     def update(self, entry: LedgerEntry, **changes: Any) -> None:
         """Set fields of the entry (identified by input_table, unique per job) in memory and in the table."""
@@ -117,13 +122,15 @@ class Ledger:
         assignments = ", ".join(f"{k} = @{k}" for k in changes)
         params = [_param(k, v) for k, v in changes.items()]
         params.append(_param("input_table", entry.input_table))
-        self._query(f"update `{self.table}` set {assignments} where input_table = @input_table", params)
+        sql = f"update `{self.table}` set {assignments} where input_table = @input_table"
+        self._query(sql, params, node=entry.dbt_node)
 
     def uncollected(self, dbt_node: str) -> list[LedgerEntry]:
         """Jobs of a node whose answers have not been merged yet: in flight, or finished but not collected."""
         rows = self._query(
             f"select * from `{self.table}` where dbt_node = @dbt_node and collected_at is null order by submitted_at",
             [_param("dbt_node", dbt_node)],
+            node=dbt_node,
         )
         return [_entry(row) for row in rows]
 

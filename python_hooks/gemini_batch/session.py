@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from gemini_batch import clients
 from gemini_batch.batch import BatchRunner
 from gemini_batch.dbt_project import LEDGER_TABLE, BatchNode, DbtFlags, Manifest, load_credentials
+from gemini_batch.friendly_errors import check_local_endpoint
 from gemini_batch.ledger import Ledger
 from gemini_batch.progress import Progress
-from gemini_batch.settings import BatchSettings, settings_for
+from gemini_batch.query_config import QueryDefaults
+from gemini_batch.settings import ENV_VERTEX_ENDPOINT, BatchSettings, settings_for
 
 
 @dataclass
@@ -24,7 +28,12 @@ class Session:
     def open(cls, flags: DbtFlags, invocation_id: str | None = None, progress: Progress | None = None) -> Session:
         manifest = Manifest.load(flags.manifest_path)
         credentials = load_credentials(flags)
+        # A stopped local stack: say so now, rather than after the clients' retries give up minutes later.
+        check_local_endpoint(getattr(credentials, "api_endpoint", None))
+        check_local_endpoint(os.environ.get(ENV_VERTEX_ENDPOINT))
         bq = clients.bigquery_client(credentials)
+        invocation_id = invocation_id or uuid.uuid4().hex
+        query_defaults = QueryDefaults.from_credentials(credentials, invocation_id)
         # The ledger's place comes from the package's source (var gemini_batch_ledger_schema), resolved by dbt.
         ledger_table = manifest.ledger_table or f"{credentials.database}.{credentials.schema}.{LEDGER_TABLE}"
 
@@ -33,11 +42,12 @@ class Session:
 
         runner = BatchRunner(
             bq=bq,
-            ledger=Ledger(bq, ledger_table),
+            ledger=Ledger(bq, ledger_table, query_defaults),
             job_client_factory=job_client,
             default_location=credentials.location or "us-central1",
             invocation_id=invocation_id,
             progress=progress,
+            query_defaults=query_defaults,
         )
         return cls(flags=flags, manifest=manifest, credentials=credentials, runner=runner)
 

@@ -118,10 +118,10 @@ class BatchSettings:
 
     @property
     def model_resource(self) -> str:
-        """The `model` field of a BatchPredictionJob: publisher models by name, tuned models as full resource names."""
-        if self.gemini_model.startswith(("projects/", "publishers/")):
-            return self.gemini_model
-        return f"publishers/google/models/{self.gemini_model}"
+        """The `model` field of a BatchPredictionJob (gemini_batch.model_names: `models/x` is Google's publisher x)."""
+        from gemini_batch.model_names import model_resource
+
+        return model_resource(self.gemini_model)
 
 
 @dataclass(frozen=True)

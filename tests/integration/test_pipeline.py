@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from google.cloud import aiplatform_v1, bigquery
 
-from gemini_batch.batch import label_value
+from gemini_batch.batch.submit import input_label
 from gemini_batch.local.stack import StackInfo
 from tests.integration.demo_project import DemoProject, set_emulator_config
 
@@ -255,7 +255,7 @@ def test_api_errors_are_retried_without_creating_a_job_twice(
 
     jobs = demo.ledger()
     assert len(jobs) == 1 and jobs[0]["state"] == "JOB_STATE_SUCCEEDED"
-    label = label_value(jobs[0]["input_table"].rsplit(".", 1)[-1])
+    label = input_label(jobs[0]["input_table"])
     same_input = list(
         job_client.list_batch_prediction_jobs(
             request={

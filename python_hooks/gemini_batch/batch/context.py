@@ -1,0 +1,58 @@
+"""What the steps share for one invocation: the BigQuery client, the ledger, Vertex clients per location, progress."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from google.cloud import aiplatform_v1, bigquery
+
+from gemini_batch.ledger import Ledger
+from gemini_batch.progress import Progress
+from gemini_batch.query_config import QueryDefaults
+from gemini_batch.settings import BatchSettings
+
+JobClientFactory = Callable[[BatchSettings, str], aiplatform_v1.JobServiceClient]
+
+
+class BatchContext:
+    def __init__(
+        self,
+        bq: bigquery.Client,
+        ledger: Ledger,
+        job_client_factory: JobClientFactory,
+        default_location: str,
+        invocation_id: str | None = None,
+        progress: Progress | None = None,
+        query_defaults: QueryDefaults | None = None,
+    ) -> None:
+        self.bq = bq
+        self.ledger = ledger
+        self._job_client_factory = job_client_factory
+        self._job_clients: dict[tuple[str | None, str], aiplatform_v1.JobServiceClient] = {}
+        self.default_location = default_location
+        self.invocation_id = invocation_id or uuid.uuid4().hex
+        self.progress = progress or Progress()
+        self.query_defaults = query_defaults or QueryDefaults()
+
+    def location(self, settings: BatchSettings) -> str:
+        """The jobs' Vertex location, lower case as Vertex spells them (a profile may say `US-Central1`)."""
+        return (settings.vertex_location or self.default_location).lower()
+
+    def jobs(self, settings: BatchSettings) -> aiplatform_v1.JobServiceClient:
+        """One JobServiceClient per (endpoint override, location), made on first use."""
+        location = self.location(settings)
+        key = (settings.vertex_endpoint, location)
+        if key not in self._job_clients:
+            self._job_clients[key] = self._job_client_factory(settings, location)
+        return self._job_clients[key]
+
+    def sql(self, sql: str, node: str | None = None, **params: Any) -> list[bigquery.Row]:
+        """Run one query with the profile's cost guards and labels (`node`: the dbt node it works for)."""
+        qparams = [
+            bigquery.ScalarQueryParameter(name, "INT64" if isinstance(v, int) else "STRING", v)
+            for name, v in params.items()
+        ]
+        job = self.bq.query(sql, job_config=self.query_defaults.config(qparams, node=node))
+        return list(job.result(timeout=3600))

@@ -1,0 +1,216 @@
+"""Step 3: write job input tables of at most max_requests_per_job rows and create one Vertex batch job per table.
+
+Creating a job is not idempotent: when create fails in transit the job may exist anyway. Every job therefore gets a
+ledger row before create, and a label that finds it again; a transient failure, or a run that died around create,
+looks the job up by that label before anything is created again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+
+from google.api_core import exceptions as gexc
+from google.cloud import aiplatform_v1
+
+from gemini_batch.batch.common import TRANSIENT, BatchError, NodeOutcome, label_value, transient_retry
+from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts
+from gemini_batch.batch.preflight import check_location
+from gemini_batch.dbt_project import BatchNode
+from gemini_batch.ledger import LedgerEntry
+from gemini_batch.settings import BatchSettings
+
+CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
+LIST_RETRY_SECONDS = 120.0
+# Job tables expire on their own if a crash leaves them behind. An input table must outlive the job reading it: Vertex
+# queues a batch job up to 72 h and runs it up to 24 h (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/
+# batch-prediction-gemini), so 5 days; collect drops it anyway once the answers are merged.
+INPUT_TABLE_DAYS = 5
+STAGING_TABLE_DAYS = 1  # dropped at the end of submit; the expiration only covers a crash in between
+INPUT_LABEL = "gemini_batch_input"
+
+
+def _expiring(days: int) -> str:
+    return f"options (expiration_timestamp = timestamp_add(current_timestamp(), interval {days:d} day))"
+
+
+def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome) -> list[LedgerEntry]:
+    check_location(ctx, node, settings)  # before any table is built or job created
+    pending, exhausted = pending_counts(ctx, node, settings)
+    outcome.exhausted = exhausted
+    if exhausted:
+        ctx.progress.say(
+            f"{node.name}: {exhausted} request(s) failed {settings.max_attempts} times and are not sent again "
+            f"(see status in {node.alias}; raise max_attempts to retry them)"
+        )
+    if pending == 0:
+        ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
+        return []
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    prefix = f"{node.alias}__batch_{stamp}_{uuid.uuid4().hex[:6]}"
+    chunks = -(-pending // settings.max_requests_per_job)
+    ctx.progress.say(f"{node.name}: {pending} request(s) pending -> {chunks} batch job(s) on {settings.gemini_model}")
+    staging = f"{node.dataset}.{prefix}_pending"
+    ctx.sql(
+        f"""
+        create table `{staging}`
+        {_expiring(STAGING_TABLE_DAYS)}
+        as
+        select
+            request_hash,
+            request,
+            -- floor(x / n) rather than div(x, n): bqemulator 1.4 evaluates DIV over a window wrongly.
+            cast(floor((row_number() over (order by request_hash) - 1) / @chunk_rows) as int64) as chunk
+        from (
+            select requests.request_hash, any_value(requests.request) as request
+            from `{node.requests_table}` as requests
+            left join `{node.responses_table}` as responses
+                on requests.request_hash = responses.request_hash
+            -- a NULL hash means a NULL request, which the materialization's check stops; never send one
+            where requests.request_hash is not null and {PENDING_CONDITION}
+            group by requests.request_hash
+        )
+        """,
+        node=node.unique_id,
+        chunk_rows=settings.max_requests_per_job,
+        max_attempts=settings.max_attempts,
+    )
+    entries = []
+    try:
+        for chunk in range(chunks):
+            input_table = f"{node.dataset}.{prefix}_{chunk:03d}"
+            ctx.sql(
+                f"create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as "
+                f"select request_hash, request from `{staging}` where chunk = @chunk",
+                node=node.unique_id,
+                chunk=chunk,
+            )
+            count = int(ctx.sql(f"select count(*) as n from `{input_table}`", node=node.unique_id)[0]["n"])
+            entry = create_job(ctx, node, settings, input_table, count)
+            entries.append(entry)
+            outcome.jobs.append(entry.job_name or "")
+            outcome.submitted_requests += count
+    finally:
+        ctx.bq.delete_table(staging, not_found_ok=True)
+    return entries
+
+
+def job_body(
+    ctx: BatchContext, node: BatchNode, settings: BatchSettings, entry: LedgerEntry
+) -> aiplatform_v1.BatchPredictionJob:
+    return aiplatform_v1.BatchPredictionJob(
+        display_name=entry.display_name,
+        model=settings.model_resource,
+        input_config=aiplatform_v1.BatchPredictionJob.InputConfig(
+            instances_format="bigquery",
+            bigquery_source=aiplatform_v1.BigQuerySource(input_uri=f"bq://{entry.input_table}"),
+        ),
+        output_config=aiplatform_v1.BatchPredictionJob.OutputConfig(
+            predictions_format="bigquery",
+            bigquery_destination=aiplatform_v1.BigQueryDestination(output_uri=f"bq://{entry.output_table}"),
+        ),
+        labels={
+            "dbt_node": label_value(node.name),
+            "dbt_invocation": label_value(ctx.invocation_id),
+            INPUT_LABEL: input_label(entry.input_table),
+        },
+    )
+
+
+def input_label(input_table: str) -> str:
+    """A label value unique to this job: a digest of its input table's full id (unique per chunk and submission).
+
+    Never the table name cut to 63 characters: with a long model alias every chunk, and earlier runs, would share it,
+    and a lookup after a failed create would adopt another entry's job.
+    """
+    return "in-" + hashlib.sha256(input_table.encode()).hexdigest()[:40]
+
+
+def create_job(
+    ctx: BatchContext, node: BatchNode, settings: BatchSettings, input_table: str, count: int
+) -> LedgerEntry:
+    location = ctx.location(settings)
+    entry = LedgerEntry(
+        display_name=f"dbt-gemini-batch {node.name} {input_table.rsplit('.', 1)[-1]}"[:128],
+        dbt_node=node.unique_id,
+        responses_table=node.responses_table,
+        gemini_model=settings.gemini_model,
+        vertex_project=settings.vertex_project or node.database,
+        vertex_location=location,
+        input_table=input_table,
+        output_table=f"{input_table}_out",
+        request_count=count,
+        invocation_id=ctx.invocation_id,
+    )
+    # The ledger row comes first: if we die after Vertex accepted the job, the next run finds it by label.
+    ctx.ledger.insert(entry)
+    parent = f"projects/{entry.vertex_project}/locations/{location}"
+    body = job_body(ctx, node, settings, entry)
+    client = ctx.jobs(settings)
+
+    def create_or_find() -> aiplatform_v1.BatchPredictionJob:
+        try:
+            return client.create_batch_prediction_job(parent=parent, batch_prediction_job=body, timeout=120)
+        except TRANSIENT:
+            # The job may exist although the call failed. Look before retrying.
+            found = find_by_input_label(client, parent, entry)
+            if found is not None:
+                return found
+            raise
+
+    def report(exc: Exception) -> None:
+        ctx.progress.say(f"{node.name}: create_batch_prediction_job: {exc.__class__.__name__}, retrying")
+
+    try:
+        job = transient_retry(CREATE_RETRY_SECONDS, on_error=report)(create_or_find)()
+    except TRANSIENT as exc:
+        ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create failed: {exc}",
+                          collected_at=dt.datetime.now(dt.UTC))  # fmt: skip
+        raise BatchError(
+            f"{node.name}: could not create the batch job within {CREATE_RETRY_SECONDS:.0f} s: {exc}"
+        ) from exc
+    except gexc.GoogleAPICallError as exc:
+        ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create rejected: {exc}",
+                          collected_at=dt.datetime.now(dt.UTC))  # fmt: skip
+        # No job will ever read it: Vertex refused the create.
+        ctx.bq.delete_table(entry.input_table, not_found_ok=True)
+        raise BatchError(f"{node.name}: Vertex rejected the batch job: {exc}") from exc
+    ctx.ledger.update(entry, job_name=job.name, state=job.state.name)
+    ctx.progress.say(f"{node.name}: submitted {job.name.rsplit('/', 1)[-1]} ({count} requests)")
+    return entry
+
+
+def find_by_input_label(
+    client: aiplatform_v1.JobServiceClient, parent: str, entry: LedgerEntry
+) -> aiplatform_v1.BatchPredictionJob | None:
+    """The job created for this ledger entry, if Vertex has one: its label and its input table must both match."""
+    value = input_label(entry.input_table)
+    source = f"bq://{entry.input_table}"
+
+    def lookup() -> aiplatform_v1.BatchPredictionJob | None:
+        # ListBatchPredictionJobsRequest.filter supports `labels.key=value` (aiplatform_v1 types/job_service.py).
+        jobs = client.list_batch_prediction_jobs(
+            request={"parent": parent, "filter": f'labels.{INPUT_LABEL}="{value}"'}, timeout=60
+        )
+        return next((job for job in jobs if job.input_config.bigquery_source.input_uri == source), None)
+
+    try:
+        return transient_retry(LIST_RETRY_SECONDS)(lookup)()
+    except TRANSIENT as exc:
+        raise BatchError(
+            f"cannot tell whether the job for {entry.input_table} exists: Vertex keeps failing to list"
+        ) from exc
+
+
+def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry) -> None:
+    """A ledger row without a job: the previous run died around create. Adopt the job if Vertex has it."""
+    parent = f"projects/{entry.vertex_project}/locations/{entry.vertex_location}"
+    found = find_by_input_label(ctx.jobs(settings), parent, entry)
+    if found is not None:
+        ctx.ledger.update(entry, job_name=found.name, state=found.state.name)
+        return
+    # Never created: forget the row; its requests are still pending and get submitted afresh.
+    ctx.ledger.update(entry, state="NOT_SUBMITTED", collected_at=dt.datetime.now(dt.UTC))
+    ctx.bq.delete_table(entry.input_table, not_found_ok=True)

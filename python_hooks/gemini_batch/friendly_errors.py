@@ -1,0 +1,100 @@
+"""One sentence instead of a traceback for the failures a user fixes outside our code: expired or revoked Google
+credentials, and a local stack that is not running.
+
+cli.main is wrapped in `one_sentence`; anything `explain` does not recognise is re-raised untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import google.auth.exceptions
+import requests
+from google.api_core import exceptions as gexc
+
+from gemini_batch.progress import Progress
+
+EXIT_FAILED = 1
+
+AUTH_FIX = (
+    "Google rejected the credentials of the dbt target (expired or revoked token): run "
+    "`gcloud auth application-default login` (method: oauth), renew the token or key in profiles.yml, then run the "
+    "command again; jobs already submitted keep running and `dbt-gemini-batch collect` picks them up."
+)
+
+
+class LocalStackDown(ConnectionError):
+    """The loopback endpoint of the local stack refuses connections."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(
+            f"nothing answers at {endpoint}: the local stack is not running. Start it with "
+            "`dbt-gemini-batch local up` and run the `export` lines it prints, then run the command again."
+        )
+
+
+def is_loopback(endpoint: str) -> bool:
+    host = urlsplit(endpoint).hostname or ""
+    return host in {"localhost", "::1"} or host.startswith("127.")
+
+
+def check_local_endpoint(endpoint: str | None, timeout: float = 2.0) -> None:
+    """Raise LocalStackDown when `endpoint` is a loopback URL nobody listens on.
+
+    Checked up front because google-cloud-bigquery retries a refused connection for up to 10 minutes before giving up.
+    """
+    if not endpoint or not is_loopback(endpoint):
+        return
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
+            return
+    except OSError as exc:
+        raise LocalStackDown(endpoint) from exc
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def explain(exc: BaseException) -> str | None:
+    """The one sentence for a failure the user must fix outside our code, or None for anything else."""
+    for cause in _chain(exc):
+        if isinstance(cause, LocalStackDown):
+            return str(cause)
+        if isinstance(cause, google.auth.exceptions.RefreshError | gexc.Unauthenticated):
+            return AUTH_FIX
+        if isinstance(cause, requests.exceptions.ConnectionError | ConnectionRefusedError) and any(
+            host in str(cause) for host in ("127.0.0.1", "localhost")
+        ):
+            return (
+                "the local stack stopped answering (connection refused on loopback): start it with "
+                "`dbt-gemini-batch local up`, run the `export` lines it prints, then run the command again."
+            )
+    return None
+
+
+def one_sentence(command: Callable[..., int]) -> Callable[..., int]:
+    """A command that prints one ERROR sentence and exits 1 for failures `explain` knows, instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> int:
+        try:
+            return command(*args, **kwargs)
+        except Exception as exc:
+            sentence = explain(exc)
+            if sentence is None:
+                raise
+            Progress().say(f"ERROR {sentence}")
+            return EXIT_FAILED
+
+    return wrapper
