@@ -282,7 +282,8 @@ class Chaos(threading.Thread):
         super().__init__(name="soak-chaos", daemon=True)
         self.recorder, self.jobs, self.parent, self.vertex = recorder, jobs, parent, vertex
         self.cancel_model: str | None = None
-        self.failing = False
+        self.fail_model: str | None = None  # fail one job of this model, then none
+        self._failing: str | None = None  # the display name fail_jobs names now
         self.cancelled: list[str] = []
         self.failed: list[str] = []
         self.errors: list[str] = []
@@ -300,20 +301,38 @@ class Chaos(threading.Thread):
                 self.errors.append(f"{exc.__class__.__name__}: {exc}"[:300])
 
     def _tick(self) -> None:
-        for resource in list_jobs(self.jobs, self.parent):
+        listed = list_jobs(self.jobs, self.parent)
+        for resource in listed:
+            self._act(resource)
+        for resource in listed:  # after acting: reading new jobs' tables takes a while on the serialised BigQuery
             self.recorder.observe(resource)
-            state, name = resource.get("state", ""), resource["name"]
-            if self.failing and state == "JOB_STATE_FAILED":
-                set_emulator_config(self.vertex, {"fail_jobs": False})
-                self.failing = False
+
+    def _act(self, resource: dict[str, Any]) -> None:
+        state, name = resource.get("state", ""), resource["name"]
+        model = resource.get("labels", {}).get("dbt_node")
+        display = resource.get("displayName", "")
+        # The emulator decides a job fails when it leaves the queue, so name one queued job exactly: one job fails
+        # even when two runs submit at once. One that started before the setting arrived is replaced by the next.
+        if self._failing == display and state in TERMINAL:
+            if state == "JOB_STATE_FAILED":
                 self.failed.append(name)
-            model = resource.get("labels", {}).get("dbt_node")
-            if self.cancel_model and model == self.cancel_model and state not in TERMINAL:
-                self.cancel_model = None
-                self.cancelled.append(name)
-                # FailedPrecondition: it ended meanwhile, or a retried cancel after an injected error that committed.
-                with contextlib.suppress(gexc.FailedPrecondition):
-                    self.jobs.cancel_batch_prediction_job(name=name, retry=RETRY, timeout=30)
+                self.fail_model = None
+            self._failing = None
+            set_emulator_config(self.vertex, {"fail_jobs": False})
+        elif (
+            self.fail_model
+            and model == self.fail_model
+            and not self._failing
+            and state in ("JOB_STATE_PENDING", "JOB_STATE_QUEUED")
+        ):
+            self._failing = display
+            set_emulator_config(self.vertex, {"fail_jobs": display})
+        if self.cancel_model and model == self.cancel_model and state not in TERMINAL:
+            self.cancel_model = None
+            self.cancelled.append(name)
+            # FailedPrecondition: it ended meanwhile, or a retried cancel after an injected error that committed.
+            with contextlib.suppress(gexc.FailedPrecondition):
+                self.jobs.cancel_batch_prediction_job(name=name, retry=RETRY, timeout=30)
 
 
 # -- the dbt project and the CLI --------------------------------------------------------------------------------------
@@ -611,13 +630,13 @@ def soak(info: StackInfo, root: Path, plan: Plan, ns: argparse.Namespace) -> dic
             "api_error_rate": 0.10,
             "api_error_codes": [429, 503],
             "api_error_after_commit": True,
-            "fail_jobs": f"dbt-gemini-batch {models[0]} *",
-            "queue_delay_seconds": 0.5,
+            "fail_jobs": False,  # one job of the first model, picked while it is queued (Chaos)
+            "queue_delay_seconds": 1.5,  # time for Chaos to pick a queued job
             "per_row_latency_seconds": 0.05,
         }
         set_emulator_config(info.vertex_endpoint, faults)
         chaos = Chaos(recorder, jobs, parent, info.vertex_endpoint)
-        chaos.failing = True
+        chaos.fail_model = models[0]
         chaos.cancel_model = models[-1]
         chaos.start()
         try:
