@@ -9,8 +9,8 @@ What it does, on a local stack of its own (loopback ports it picks; nothing reac
   1. a dbt project of `--models` gemini_batch models, each `--rows` distinct prompts, split into jobs of
      `max_requests_per_job` requests; the Vertex emulator fails 5% of rows (the same rows every time, so they end
      given up after max_attempts), answers 10% of API calls with 429/503 *after* doing what was asked
-     (`api_error_after_commit`: a create that made its job but reported an error), fails one job (`fail_jobs`, switched
-     off once a job has failed) and one job is cancelled through the real JobServiceClient while it runs;
+     (`api_error_after_commit`: a create that made its job but reported an error), fails one job (`fail_jobs` on the
+     first chunk of a run of the first model alone, with new rows) and one job is cancelled through the real JobServiceClient while it runs;
   2. two `dbt-gemini-batch run` started at once over the same models;
   3. `--kills` rounds that add rows and SIGKILL the `dbt-gemini-batch run` process group after a random delay;
   4. `run` again (bounded rounds) until every request is answered or given up and no job is in flight, then a final
@@ -275,17 +275,13 @@ def list_jobs(jobs: aiplatform_v1.JobServiceClient, parent: str) -> list[dict[st
 
 
 class Chaos(threading.Thread):
-    """Watches the emulator's jobs while the runs go on: snapshots them early, switches `fail_jobs` off after the
-    first failed job, and cancels one running job of `cancel_model` through the real JobServiceClient."""
+    """Watches the emulator's jobs while the runs go on: snapshots them early and cancels one running job of `cancel_model` through the real JobServiceClient."""
 
     def __init__(self, recorder: Recorder, jobs: aiplatform_v1.JobServiceClient, parent: str, vertex: str) -> None:
         super().__init__(name="soak-chaos", daemon=True)
         self.recorder, self.jobs, self.parent, self.vertex = recorder, jobs, parent, vertex
         self.cancel_model: str | None = None
-        self.fail_model: str | None = None  # fail one job of this model, then none
-        self._failing: str | None = None  # the display name fail_jobs names now
         self.cancelled: list[str] = []
-        self.failed: list[str] = []
         self.errors: list[str] = []
         self._halt = threading.Event()
 
@@ -310,23 +306,6 @@ class Chaos(threading.Thread):
     def _act(self, resource: dict[str, Any]) -> None:
         state, name = resource.get("state", ""), resource["name"]
         model = resource.get("labels", {}).get("dbt_node")
-        display = resource.get("displayName", "")
-        # The emulator decides a job fails when it leaves the queue, so name one queued job exactly: one job fails
-        # even when two runs submit at once. One that started before the setting arrived is replaced by the next.
-        if self._failing == display and state in TERMINAL:
-            if state == "JOB_STATE_FAILED":
-                self.failed.append(name)
-                self.fail_model = None
-            self._failing = None
-            set_emulator_config(self.vertex, {"fail_jobs": False})
-        elif (
-            self.fail_model
-            and model == self.fail_model
-            and not self._failing
-            and state in ("JOB_STATE_PENDING", "JOB_STATE_QUEUED")
-        ):
-            self._failing = display
-            set_emulator_config(self.vertex, {"fail_jobs": display})
         if self.cancel_model and model == self.cancel_model and state not in TERMINAL:
             self.cancel_model = None
             self.cancelled.append(name)
@@ -630,13 +609,11 @@ def soak(info: StackInfo, root: Path, plan: Plan, ns: argparse.Namespace) -> dic
             "api_error_rate": 0.10,
             "api_error_codes": [429, 503],
             "api_error_after_commit": True,
-            "fail_jobs": False,  # one job of the first model, picked while it is queued (Chaos)
-            "queue_delay_seconds": 1.5,  # time for Chaos to pick a queued job
+            "queue_delay_seconds": 0.5,
             "per_row_latency_seconds": 0.05,
         }
         set_emulator_config(info.vertex_endpoint, faults)
         chaos = Chaos(recorder, jobs, parent, info.vertex_endpoint)
-        chaos.fail_model = models[0]
         chaos.cancel_model = models[-1]
         chaos.start()
         try:
@@ -645,6 +622,12 @@ def soak(info: StackInfo, root: Path, plan: Plan, ns: argparse.Namespace) -> dic
             pair = [cli.start(f"concurrent-{n}", "run", "--vars", vars_arg(rows)) for n in (1, 2)]
             for proc, record, t0 in pair:
                 cli.finish(proc, record, t0)
+            # One failed job: a run of the first model alone with new rows, its first chunk failing. The emulator
+            # reads its settings when a job is created, so fail_jobs is set before the run and cleared after it.
+            rows += plan.add_rows
+            set_emulator_config(info.vertex_endpoint, {"fail_jobs": f"dbt-gemini-batch {models[0]} *_000"})
+            cli.run("failed-job", "run", "--select", models[0], "--vars", vars_arg(rows))
+            set_emulator_config(info.vertex_endpoint, {"fail_jobs": False})
             # Kills at random moments, each round with new rows to submit.
             for k in range(plan.kills):
                 rows += plan.add_rows
@@ -703,7 +686,7 @@ def soak(info: StackInfo, root: Path, plan: Plan, ns: argparse.Namespace) -> dic
         "models": states,
         "jobs": len(records),
         "jobs_by_state": by_state,
-        "failed_job_injected": chaos.failed,
+        "failed_jobs": [r.name for r in records if r.state == "JOB_STATE_FAILED"],
         "cancelled_job": chaos.cancelled,
         "duplicates": sum(len(d["hashes"]) for d in dups),
         "duplicate_jobs": dups,

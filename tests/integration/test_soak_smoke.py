@@ -36,10 +36,12 @@ def test_quick_soak_reports_planted_duplicate_loss_and_leak(tmp_path: Path) -> N
     figures = json.loads(out_file.read_text())
     injected = figures["injected"]
 
-    # the shape of the soak: both models, each split into jobs of PER_JOB, one kill round adding PER_JOB rows
+    # the shape of the soak: both models, each split into jobs of PER_JOB; the failed-job run and the kill round each
+    # add PER_JOB rows
     plan = figures["plan"]
     assert (plan["models"], plan["rows"], plan["kills"], plan["per_job"]) == (MODELS, ROWS, KILLS, PER_JOB)
-    assert figures["requests"] == MODELS * (ROWS + KILLS * PER_JOB)  # every prompt distinct
+    assert figures["requests"] == MODELS * (ROWS + (1 + KILLS) * PER_JOB)  # every prompt distinct
+    assert len(figures["failed_jobs"]) == 1 and len(figures["cancelled_job"]) == 1
     assert figures["answered"] + figures["given_up"] + figures["pending"] == figures["requests"]
     assert sum(figures["jobs_by_state"].values()) == figures["jobs"] == len(figures["job_list"])
     assert len([r for r in figures["runs"] if r["label"].startswith("concurrent-")]) == 2
