@@ -10,7 +10,8 @@ What it does, on a local stack of its own (loopback ports it picks; nothing reac
      `max_requests_per_job` requests; the Vertex emulator fails 5% of rows (the same rows every time, so they end
      given up after max_attempts), answers 10% of API calls with 429/503 *after* doing what was asked
      (`api_error_after_commit`: a create that made its job but reported an error), fails one job (`fail_jobs` on the
-     first chunk of a run of the first model alone, with new rows) and one job is cancelled through the real JobServiceClient while it runs;
+     first chunk of a run of the first model alone, with new rows) and one job is cancelled through the real
+     JobServiceClient while it runs;
   2. two `dbt-gemini-batch run` started at once over the same models;
   3. `--kills` rounds that add rows and SIGKILL the `dbt-gemini-batch run` process group after a random delay;
   4. `run` again (bounded rounds) until every request is answered or given up and no job is in flight, then a final
@@ -275,7 +276,8 @@ def list_jobs(jobs: aiplatform_v1.JobServiceClient, parent: str) -> list[dict[st
 
 
 class Chaos(threading.Thread):
-    """Watches the emulator's jobs while the runs go on: snapshots them early and cancels one running job of `cancel_model` through the real JobServiceClient."""
+    """Watches the emulator's jobs while the runs go on: snapshots them early and cancels one running job of
+    `cancel_model` through the real JobServiceClient."""
 
     def __init__(self, recorder: Recorder, jobs: aiplatform_v1.JobServiceClient, parent: str, vertex: str) -> None:
         super().__init__(name="soak-chaos", daemon=True)
