@@ -31,7 +31,9 @@ def project(
     tmp_path_factory: pytest.TempPathFactory, local_stack: StackInfo, bq_client: bigquery.Client
 ) -> Iterator[DemoProject]:
     env = {**os.environ, **local_stack.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    demo = DemoProject.copy(tmp_path_factory.mktemp("materialization") / "demo", env, bq_client, local_stack.vertex_endpoint)
+    demo = DemoProject.copy(
+        tmp_path_factory.mktemp("materialization") / "demo", env, bq_client, local_stack.vertex_endpoint
+    )
     demo.dbt("seed")
     demo.dbt("run", "--select", "stg_shop__reviews")
     try:
@@ -50,8 +52,7 @@ def run_logged(project: DemoProject, *args: str, ok: bool = True) -> tuple[Comma
 
 def batch_model(name: str, select: str, config: str = "") -> str:
     return (
-        f"{{{{ config(materialized='gemini_batch', gemini_model='{GEMINI_MODEL}'{config}) }}}}\n"
-        f"-- {name}\n{select}\n"
+        f"{{{{ config(materialized='gemini_batch', gemini_model='{GEMINI_MODEL}'{config}) }}}}\n-- {name}\n{select}\n"
     )
 
 
@@ -133,7 +134,9 @@ def test_only_requests_that_would_be_sent_are_checked(project: DemoProject) -> N
     assert project.scalar("select request_hash from `{ds}.answered_once__requests`") == request_hash(bad)
 
     # The same request once its answer is a failure (a retry would send it): checked, and refused.
-    project.bq.query(f"update `{project.table('answered_once__responses')}` set status = 'Bad Request' where true").result()
+    project.bq.query(
+        f"update `{project.table('answered_once__responses')}` set status = 'Bad Request' where true"
+    ).result()
     result = project.dbt("run", "--select", "answered_once", "--vars", "{send_bad: true}", ok=False)
     assert "k=1: a `contents` entry has a role other than user or model" in result.output
 
@@ -145,10 +148,12 @@ def test_row_checks_agree_with_vertex(project: DemoProject) -> None:
         2: '{"contents": [{"role": "", "parts": [{"text": "blank role"}]}]}',
         3: '{"contents": [{"role": "user", "parts": [{"text": "x"}]}], '
         '"generationConfig": {"temperature": 0.1000000000000000055511151231257827}}',
-        4: '{"contents": [{"role": "user", "parts": [{"fileData": {"fileUri": "gs://b/a.png", "mimeType": "image/png"}},'
+        4: '{"contents": [{"role": "user", "parts": ['
+        '{"fileData": {"fileUri": "gs://b/a.png", "mimeType": "image/png"}},'
         ' {"file_data": {"file_uri": "https://www.youtube.com/watch?v=abc", "mime_type": "video/mp4"}}]}]}',
         # refused by Vertex row by row
-        11: '{"contents": [{"role": "user", "parts": [{"text": "x"}]}], "cached_content": "projects/p/cachedContents/1"}',
+        11: '{"contents": [{"role": "user", "parts": [{"text": "x"}]}], '
+        '"cached_content": "projects/p/cachedContents/1"}',
         12: '{"contents": [{"role": "user", "parts": [{"text": ""}]}]}',
         13: '{"contents": [{"role": "user", "parts": [{"fileData": {"fileUri": "https://example.com/a.png", '
         '"mimeType": "image/png"}}]}]}',
@@ -182,7 +187,7 @@ def test_an_array_request_column_is_refused_by_name(project: DemoProject) -> Non
 def test_a_table_with_the_model_name_is_replaced_only_under_full_refresh(project: DemoProject) -> None:
     project.add_model(
         "mat/was_a_table.sql",
-        batch_model("was_a_table", "select 1 as k, '{\"contents\": [{\"parts\": [{\"text\": \"x\"}]}]}' as request"),
+        batch_model("was_a_table", 'select 1 as k, \'{"contents": [{"parts": [{"text": "x"}]}]}\' as request'),
     )
     project.bq.query(f"create table `{project.table('was_a_table')}` as select 42 as kept").result()
 
@@ -226,7 +231,7 @@ models:
 
 
 def test_an_enforced_contract_checks_the_model_view_only(project: DemoProject) -> None:
-    select = "select 1 as k, '{\"contents\": [{\"parts\": [{\"text\": \"x\"}]}]}' as request"
+    select = 'select 1 as k, \'{"contents": [{"parts": [{"text": "x"}]}]}\' as request'
     project.add_model("mat/contracted.sql", batch_model("contracted", select))
     project.add_model("mat/contracted.yml", CONTRACT_YML.format(name="contracted", k_type="int64"))
     project.add_model("mat/contract_broken.sql", batch_model("contract_broken", select))
@@ -284,7 +289,7 @@ def test_grants_access_options_and_docs_reach_the_view_and_both_tables(
         (project.root / "macros" / "record_grants.sql").write_text(GRANT_RECORDER)
         project.add_model(
             "mat/governed.sql",
-            batch_model("governed", "select 1 as k, '{\"contents\": [{\"parts\": [{\"text\": \"x\"}]}]}' as request"),
+            batch_model("governed", 'select 1 as k, \'{"contents": [{"parts": [{"text": "x"}]}]}\' as request'),
         )
         project.add_model("mat/governed.yml", GOVERNED_YML.replace("OTHER", other))
         result, log = run_logged(project, "run", "--select", "governed")
@@ -319,14 +324,16 @@ def test_grants_access_options_and_docs_reach_the_view_and_both_tables(
         assert "kms_key_name='projects/p/locations/us-central1/keyRings/r/cryptoKeys/k'" in options
         assert "expiration_timestamp=NULL" in options
     assert re.search(r"create table [^\n]*`governed__gemini_batch_table_\w+`\s+cluster by request_hash", log)
-    assert re.search(r"create table if not exists [^\n]*`governed__responses` \(.*?\)\s+cluster by request_hash", log, re.S)
+    assert re.search(
+        r"create table if not exists [^\n]*`governed__responses` \(.*?\)\s+cluster by request_hash", log, re.S
+    )
 
 
 def test_responses_never_keep_an_expiration(project: DemoProject) -> None:
     """m__responses (the paid answers) must not inherit a dataset's default table expiration. bqemulator keeps no
     expiration at all, so the proof is the statement: the options are set with expiration NULL on every run, also
     when the table already exists, and whatever hours_to_expiration says (that applies to m__requests only)."""
-    select = "select 1 as k, '{\"contents\": [{\"parts\": [{\"text\": \"x\"}]}]}' as request"
+    select = 'select 1 as k, \'{"contents": [{"parts": [{"text": "x"}]}]}\' as request'
     project.add_model("mat/kept_answers.sql", batch_model("kept_answers", select, ", hours_to_expiration=6"))
     project.dbt("run", "--select", "kept_answers")
     _, log = run_logged(project, "run", "--select", "kept_answers")

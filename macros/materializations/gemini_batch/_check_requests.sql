@@ -12,13 +12,7 @@
         with candidates as (
             select staged.*
             from {{ staged_table }} as staged
-            {%- if responses_relation is not none %}
-                where not exists (
-                    select 1
-                    from {{ responses_relation }} as answered
-                    where answered.request_hash = staged.request_hash and answered.status = ''
-                )
-            {%- endif %}
+            where {{ gemini_batch._not_answered('staged', responses_relation) }}
         ),
 
         parsed as (
@@ -61,6 +55,19 @@
             ~ "\nFix the model's SQL (or filter these rows out) and run again.") }}
     {%- endif -%}
     {{ return(none) }}
+{% endmacro %}
+
+{#- A SQL condition: the row's hash has no successful answer in m__responses (true when there is none yet). -#}
+{% macro _not_answered(alias, responses_relation) %}
+    {%- if responses_relation is none -%}
+        true
+    {%- else -%}
+        not exists (
+            select 1
+            from {{ responses_relation }} as answered
+            where answered.request_hash = {{ alias }}.request_hash and answered.status = ''
+        )
+    {%- endif -%}
 {% endmacro %}
 
 {#- A SQL expression: NULL when the request is a usable GenerateContentRequest, else why not. The structural checks

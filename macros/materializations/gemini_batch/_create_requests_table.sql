@@ -3,8 +3,7 @@
     `* replace` keeps the model's column order and, unlike `* except (request)`, never expands to zero columns, which
     BigQuery rejects ("SELECT * expands to zero columns after applying EXCEPT") for a model selecting only `request`.
     Clustered by request_hash like m__responses: the hook and the view join on it. -#}
-{% macro _create_requests_table(staging_table, staged_relation, request_type, gemini_model) %}
-    {%- set request_text = 'to_json_string(staged.request)' if request_type == 'JSON' else 'staged.request' -%}
+{% macro _create_requests_table(staging_table, staged_relation, request_text, gemini_model) %}
     create table {{ staging_table }}
     cluster by request_hash
     {{ gemini_batch._table_options('staging') }}

@@ -14,8 +14,10 @@
     {%- endcall -%}
     {%- set columns = gemini_batch._check_model_columns(staging_view) -%}
     {%- if columns.problem is none -%}
+        {#- JSON is stored as its JSON text: what the hook sends and what the hash covers. -#}
+        {%- set request_text = 'to_json_string(staged.request)' if columns.request_type == 'JSON' else 'staged.request' -%}
         {%- call statement('main') -%}
-            {{ gemini_batch._create_requests_table(staging_table, staging_view, columns.request_type, gemini_model) }}
+            {{ gemini_batch._create_requests_table(staging_table, staging_view, request_text, gemini_model) }}
         {%- endcall -%}
     {%- endif -%}
     {#- SQL rather than adapter.drop_relation: bqemulator's tables.delete cannot drop a view (it issues DROP TABLE). -#}
