@@ -344,6 +344,12 @@ def test_responses_never_keep_an_expiration(project: DemoProject) -> None:
     assert "INTERVAL 6 hour" in requests.group(1)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="bqemulator 1.4.0 has no `__TABLES__` and no INFORMATION_SCHEMA.COLUMN_FIELD_PATHS, which dbt-bigquery's "
+    "catalog query reads; the local stack must provide them (as bqemulator's sql/rewriter/information_schema.py "
+    "does for TABLES and COLUMNS). Strict: this fails once they exist, so the mark is removed then.",
+)
 def test_docs_generate_works_on_the_local_stack(project: DemoProject) -> None:
     project.dbt("run", "--select", "+tag:demo", "--exclude", "tag:macro_tests")
     project.dbt("docs", "generate")
