@@ -92,7 +92,7 @@
     {%- do apply_grants(requests_relation, grant_config, should_revoke(existing_requests, full_refresh_mode=True)) -%}
     {%- do apply_grants(responses_relation, grant_config, should_revoke(existing_responses, full_refresh_mode=False)) -%}
     {%- do persist_docs(target_relation, model) -%}
-    {%- do persist_docs(requests_relation, model) -%}
-    {%- do persist_docs(responses_relation, model) -%}
+    {%- do gemini_batch._persist_table_docs(requests_relation) -%}
+    {%- do gemini_batch._persist_table_docs(responses_relation) -%}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
