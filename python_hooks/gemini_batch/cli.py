@@ -5,6 +5,7 @@ dbt-gemini-batch submit  [--select M ...] [dbt flags]   after a plain `dbt run`:
 dbt-gemini-batch status  [--select M ...] [dbt flags]   jobs in the ledger, with their live state
 dbt-gemini-batch collect [--select M ...] [--wait]      merge finished jobs' answers (then `dbt run -s m+`)
 dbt-gemini-batch cancel  [--select M ...] [dbt flags]   cancel jobs in flight
+dbt-gemini-batch clean   [--select M ...] [dbt flags]   drop job tables a killed run left, and list them
 dbt-gemini-batch local up|down|status                  the local stack (BigQuery + Vertex emulators)
 """
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", "show the ledger's jobs and their live state"),
         ("collect", "merge the answers of finished jobs into m__responses"),
         ("cancel", "cancel jobs in flight"),
+        ("clean", "drop job tables a killed run left (of jobs collected or never created) and list them"),
     ):
         p = sub.add_parser(
             name,
@@ -138,6 +140,15 @@ def scheduler_command(ns: argparse.Namespace) -> int:
         runner = session.runner
         if ns.command == "status":
             return _print_status(session, nodes)
+        if ns.command == "clean":
+            from gemini_batch.batch.clean import clean
+
+            for node in nodes:
+                dropped = clean(runner.ctx, node)
+                for table in dropped:
+                    print(f"dropped {table}")
+                progress.say(f"{node.name}: {len(dropped)} leftover job table(s) dropped")
+            return EXIT_OK
         if ns.command == "cancel":
             for node in nodes:
                 runner.cancel(node, session.settings(node))

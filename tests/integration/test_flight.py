@@ -143,3 +143,46 @@ def test_ctrl_c_while_waiting_leaves_the_job_running_then_collect_merges_it(
     assert "CANCELLED" in done.output
     assert [j["state"] for j in demo.ledger()] == ["JOB_STATE_CANCELLED"]
     assert demo.ledger()[0]["collected_at"] is not None
+
+
+def test_clean_keeps_tables_of_jobs_in_flight_and_drops_what_a_killed_run_left(
+    demo: DemoProject, emulator: str
+) -> None:
+    set_emulator_config(emulator, {"queue_delay_seconds": 300})
+    proc = subprocess.Popen(
+        [str(BIN / "dbt-gemini-batch"), "run", "--select", "+review_insights", "--profiles-dir", str(demo.root)],
+        cwd=demo.root, env=demo.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "submitted" in line:
+            break
+    proc.kill()  # killed after submission: no chance to clean up
+    proc.wait(timeout=30)
+    input_table = demo.ledger()[0]["input_table"]
+    kept = demo.gb("clean", "--select", "review_insights")
+    assert "0 leftover job table(s) dropped" in kept.output  # collect still needs the job in flight's input
+    demo.bq.get_table(input_table)
+    set_emulator_config(emulator, {"queue_delay_seconds": 0.2})
+    demo.gb("cancel", "--select", "review_insights")
+    demo.gb("collect", "--select", "review_insights", "--wait")
+    # a collect killed between the merge and the drop leaves the job's table behind
+    demo.bq.query(f"create table `{input_table}` as select 'h' as request_hash, '{{}}' as request").result()
+    cleaned = demo.gb("clean", "--select", "review_insights")
+    assert f"dropped {input_table}" in cleaned.output
+    assert "1 leftover job table(s) dropped" in cleaned.output
+    with pytest.raises(Exception, match="Not found"):
+        demo.bq.get_table(input_table)
+
+
+def test_commands_end_within_a_minute_when_bigquery_is_unreachable(demo: DemoProject) -> None:
+    from gemini_batch.local.stack import free_port
+
+    demo.env["GEMINI_BATCH_BQ_PORT"] = str(free_port())  # nothing listens there
+    for command in ("status", "submit", "collect"):
+        started = time.monotonic()
+        result = demo.gb(command, ok=False)
+        elapsed = time.monotonic() - started
+        errors = [line for line in result.output.splitlines() if "ERROR" in line]
+        assert result.returncode != 0 and elapsed < 60, (command, elapsed, result.output[-2000:])
+        assert len(errors) == 1 and "not running" in errors[0] and "Traceback" not in result.output
