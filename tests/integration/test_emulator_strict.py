@@ -6,6 +6,7 @@ running jobs, queue expiry, and the two forms of outputInfo.bigqueryOutputTable.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -219,7 +220,7 @@ def test_jobs_beyond_the_cap_wait_queued_and_never_run_together(
     # Never two at once: the jobs' own run intervals do not overlap (reading three states one after another could
     # catch one job just before it ended and the next just after it started).
     runs = sorted((job.start_time, job.end_time) for job in jobs)
-    for (_, end), (next_start, _) in zip(runs, runs[1:], strict=False):
+    for (_, end), (next_start, _) in itertools.pairwise(runs):
         assert end <= next_start, runs
 
 
