@@ -20,7 +20,7 @@ Shapes follow BigQuery:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -82,7 +82,7 @@ def _literal(value: str | None) -> str:
     return _sql_literal(value)
 
 
-def _values(columns: tuple[tuple[str, str], ...], rows: list[tuple[str, ...]]) -> str:
+def _values(columns: tuple[tuple[str, str], ...], rows: Sequence[tuple[str, ...]]) -> str:
     """A subquery with the given columns (typed as BigQuery types them) and rows of SQL literals.
 
     One SELECT per row joined by UNION ALL, not `VALUES ... AS v(names)`: bqemulator round-trips some statements
@@ -252,9 +252,9 @@ def install() -> None:
     if getattr(original, "__wrapped_by_gemini_batch__", False):
         return
 
-    def expand_information_schema(sql: str, project_id: str, catalog: CatalogRepository) -> str:
-        expanded = original(expand_catalog_views(sql, project_id, catalog), project_id, catalog)
-        return values_as_selects(expanded) if expanded != sql else sql
+    def expand_information_schema(bq_sql: str, project_id: str, catalog: CatalogRepository) -> str:
+        expanded = original(expand_catalog_views(bq_sql, project_id, catalog), project_id, catalog)
+        return values_as_selects(expanded) if expanded != bq_sql else bq_sql
 
     expand_information_schema.__wrapped_by_gemini_batch__ = True  # type: ignore[attr-defined]
     inner_query.expand_information_schema = expand_information_schema
