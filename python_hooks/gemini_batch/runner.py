@@ -7,6 +7,7 @@ does): failures are recorded and turned into the exit code after dbt returns.
 
 from __future__ import annotations
 
+import json
 import threading
 import traceback
 from collections.abc import Sequence
@@ -17,10 +18,28 @@ from gemini_batch.dbt_project import MATERIALIZATION, DbtFlags
 from gemini_batch.progress import Progress
 from gemini_batch.session import Session
 
+HOOK_ACTIVE_VAR = "gemini_batch_hook_active"  # read by the materialization (macros/materializations/gemini_batch.sql)
+
+
+def with_vars(dbt_args: Sequence[str], extra: dict[str, Any]) -> list[str]:
+    """dbt arguments with `extra` merged into --vars (dbt reads one --vars; the user's own vars are kept)."""
+    merged = {**DbtFlags.from_args(dbt_args).vars, **extra}
+    args: list[str] = []
+    skip_next = False
+    for arg in dbt_args:
+        if skip_next:
+            skip_next = False
+        elif arg == "--vars":
+            skip_next = True
+        elif not arg.startswith("--vars="):
+            args.append(arg)
+    return [*args, "--vars", json.dumps(merged)]
+
 
 class HookRunner:
     def __init__(self, dbt_args: Sequence[str], wait: bool = True, progress: Progress | None = None) -> None:
-        self.dbt_args = list(dbt_args)
+        # The materialization's pending-work warning (on_pending) is for plain dbt runs; here the hook sends them.
+        self.dbt_args = with_vars(dbt_args, {HOOK_ACTIVE_VAR: True})
         self.wait = wait
         self.progress = progress or Progress()
         self.flags = DbtFlags.from_args(self.dbt_args)
