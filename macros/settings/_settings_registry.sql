@@ -23,6 +23,10 @@
         'poll_initial_seconds': {'type': 'float', 'default': 10.0, 'above': 0, 'env': 'GEMINI_BATCH_POLL_INITIAL_SECONDS'},
         'poll_max_seconds': {'type': 'float', 'default': 300.0, 'above': 0, 'env': 'GEMINI_BATCH_POLL_MAX_SECONDS'},
         'max_wait_hours': {'type': 'float', 'default': 96.0, 'above': 0},
+        'output_schema': {'type': 'any', 'default': none},
+        'retry_unusable_answers': {'type': 'bool', 'default': true},
+        'on_pending': {'type': 'str', 'default': 'warn', 'pattern': '(warn|error|ignore)', 'hint': 'must be warn, error or ignore'},
+        'unique_key': {'type': 'any', 'default': none},
     }) }}
 {% endmacro %}
 
@@ -47,6 +51,7 @@
         'int_text': '-?[0-9]+',
         'float_text': '-?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?',
         'multi_regions': ['us', 'eu'],
-        'type_words': {'int': 'a whole number', 'float': 'a number', 'bool': 'true or false', 'str': 'a string'},
+        'type_words': {'int': 'a whole number', 'float': 'a number', 'bool': 'true or false', 'str': 'a string',
+            'any': 'a non-empty string, list or dictionary'},
     }) }}
 {% endmacro %}

@@ -23,8 +23,24 @@ from gemini_batch.phases import EXECUTED, Graph, phases_of, split_args
 from gemini_batch.progress import Progress
 from gemini_batch.session import Session
 
+HOOK_ACTIVE_VAR = "gemini_batch_hook_active"  # read by the materialization (macros/materializations/gemini_batch.sql)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
+
+
+def with_vars(dbt_args: Sequence[str], extra: dict[str, Any]) -> list[str]:
+    """dbt arguments with `extra` merged into --vars (dbt reads one --vars; the user's own vars are kept)."""
+    merged = {**DbtFlags.from_args(dbt_args).vars, **extra}
+    args: list[str] = []
+    skip_next = False
+    for arg in dbt_args:
+        if skip_next:
+            skip_next = False
+        elif arg == "--vars":
+            skip_next = True
+        elif not arg.startswith("--vars="):
+            args.append(arg)
+    return [*args, "--vars", json.dumps(merged)]
 
 
 class HookRunner:
@@ -35,7 +51,8 @@ class HookRunner:
         progress: Progress | None = None,
         cancel_on_interrupt: bool = False,
     ) -> None:
-        self.dbt_args = list(dbt_args)
+        # The materialization's pending-work warning (on_pending) is for plain dbt runs; here the hook sends them.
+        self.dbt_args = with_vars(dbt_args, {HOOK_ACTIVE_VAR: True})
         self.wait = wait
         self.cancel_on_interrupt = cancel_on_interrupt
         self.progress = progress or Progress()
