@@ -21,6 +21,7 @@
         'keep_job_tables': {'type': 'bool', 'default': false},
         'poll_initial_seconds': {'type': 'float', 'default': 10.0, 'above': 0, 'env': 'GEMINI_BATCH_POLL_INITIAL_SECONDS'},
         'poll_max_seconds': {'type': 'float', 'default': 300.0, 'above': 0, 'env': 'GEMINI_BATCH_POLL_MAX_SECONDS'},
+        'on_missing_answers': {'type': 'str', 'default': 'error', 'pattern': '(error|warn)', 'hint': 'must be error or warn'},
         'max_wait_hours': {'type': 'float', 'default': 96.0, 'above': 0},
     }) }}
 {% endmacro %}

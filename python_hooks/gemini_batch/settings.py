@@ -113,6 +113,7 @@ class BatchSettings:
     keep_job_tables: bool = setting(False, "keep each job's input and output tables (for debugging)")
     poll_initial_seconds: float = setting(10.0, "first wait between job status polls", above=0, env=ENV_POLL_INITIAL_SECONDS)  # noqa: E501
     poll_max_seconds: float = setting(300.0, "longest wait between job status polls", above=0, env=ENV_POLL_MAX_SECONDS)
+    on_missing_answers: str = setting("error", "a succeeded job that did not answer every row sent fails the run (error) or only says so (warn)", pattern="(error|warn)", hint="must be error or warn")  # noqa: E501
     max_wait_hours: float = setting(96.0, "stop waiting after this long (Vertex queues up to 72 h, runs up to 24 h)", above=0)  # noqa: E501
     # fmt: on
 

@@ -9,7 +9,7 @@ from google.cloud import aiplatform_v1, bigquery
 
 from gemini_batch.batch import cancel as cancel_step
 from gemini_batch.batch import collect as collect_step
-from gemini_batch.batch import plan
+from gemini_batch.batch import lease, plan
 from gemini_batch.batch import submit as submit_step
 from gemini_batch.batch import wait as wait_step
 from gemini_batch.batch.common import TERMINAL_STATES, NodeOutcome
@@ -61,14 +61,15 @@ class BatchRunner:
         outcome = NodeOutcome(node=node.name)
         if self.collect_open(node, settings, outcome, wait) and outcome.still_running:
             return outcome  # --no-wait with jobs still in flight: never submit the same rows again
-        entries = self.submit(node, settings, outcome)
+        # one submitter per answer cache at a time (batch/lease.py); attaches to another run's jobs in flight
+        entries = lease.submit_exclusively(self.ctx, node, lambda: self.submit(node, settings, outcome))
         if entries:
             self.finish_jobs(node, settings, entries, outcome, wait)
         return outcome
 
     def collect_open(self, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome, wait: bool) -> int:
         """Finish what earlier runs left: jobs in the ledger not yet collected. Returns how many there were."""
-        open_jobs = self.ledger.uncollected(node.unique_id)
+        open_jobs = self.ledger.uncollected(node.unique_id, node.responses_table)
         if open_jobs:
             self.progress.say(f"{node.name}: {len(open_jobs)} job(s) from an earlier run not collected yet, resuming")
             self.finish_jobs(node, settings, open_jobs, outcome, wait)
