@@ -42,9 +42,10 @@
             collected_at timestamp,
             updated_at timestamp
         );
-        {#- a ledger made by an earlier version of the package lacks the answer-check columns -#}
-        alter table {{ ledger }} add column if not exists missing_count int64,
-            add column if not exists mismatched_count int64;
+        {#- a ledger made by an earlier version of the package lacks the answer-check columns (one ALTER per column:
+            bqemulator takes one action per ALTER statement; BigQuery takes either form) -#}
+        alter table {{ ledger }} add column if not exists missing_count int64;
+        alter table {{ ledger }} add column if not exists mismatched_count int64;
         alter table {{ ledger }} set options (expiration_timestamp = null)
     {%- endif -%}
 {% endmacro %}

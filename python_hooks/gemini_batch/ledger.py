@@ -25,7 +25,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
-from gemini_batch.identifiers import quoted
+from gemini_batch.identifiers import IdentifierError, quoted
 from gemini_batch.query_config import QueryDefaults
 
 # BigQuery types of the ledger columns, in the order of the DDL in macros/ledger/create_ledger_table.sql.
@@ -107,7 +107,10 @@ class Ledger:
     def __init__(self, client: bigquery.Client, table: str, query_defaults: QueryDefaults | None = None) -> None:
         self.client = client
         # the project and dataset come from vars (gemini_batch_ledger_database/_schema): checked before any SQL
-        self.sql_table = quoted(table, "the job ledger (vars gemini_batch_ledger_database/gemini_batch_ledger_schema)")
+        try:
+            self.sql_table = quoted(table, "the job ledger (vars gemini_batch_ledger_database/_schema)")
+        except IdentifierError as exc:
+            raise LedgerError(str(exc)) from exc
         self.table = table
         self.query_defaults = query_defaults or QueryDefaults()
 

@@ -110,6 +110,7 @@ class BatchSettings:
     vertex_endpoint: str | None = setting(None, "Vertex AI API host (default: Google's endpoint of the location)", pattern=NO_SPACES, hint="must be a host or URL", env=ENV_VERTEX_ENDPOINT)  # noqa: E501
     max_requests_per_job: int = setting(MAX_REQUESTS_PER_JOB, "rows per batch job (Vertex's limit is 200000)", minimum=1, maximum=MAX_REQUESTS_PER_JOB)  # noqa: E501
     max_attempts: int = setting(3, "a request that failed this many times is not sent again", minimum=1)
+    max_failed_jobs: int = setting(3, "a request whose batch jobs ended FAILED this many times is not sent again (cancelled jobs do not count)", minimum=1)  # noqa: E501
     keep_job_tables: bool = setting(False, "keep each job's input and output tables (for debugging)")
     poll_initial_seconds: float = setting(10.0, "first wait between job status polls", above=0, env=ENV_POLL_INITIAL_SECONDS)  # noqa: E501
     poll_max_seconds: float = setting(300.0, "longest wait between job status polls", above=0, env=ENV_POLL_MAX_SECONDS)

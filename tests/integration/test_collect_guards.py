@@ -17,11 +17,11 @@ import pytest
 from google.cloud import aiplatform_v1, bigquery
 
 from gemini_batch.batch import collect as collect_step
+from gemini_batch.batch import plan
 from gemini_batch.batch.common import NodeOutcome
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.identifiers import IdentifierError
-from gemini_batch.ledger import COLUMNS, Ledger, LedgerEntry
+from gemini_batch.ledger import COLUMNS, Ledger, LedgerEntry, LedgerError
 from gemini_batch.progress import Progress
 from gemini_batch.settings import BatchSettings
 
@@ -105,7 +105,7 @@ def test_a_bad_ledger_identifier_is_refused_before_any_sql(table: str) -> None:
         def query(self, *args: object, **kwargs: object) -> None:
             raise AssertionError("a query was sent")
 
-    with pytest.raises(IdentifierError, match="job ledger"):
+    with pytest.raises(LedgerError, match="job ledger"):
         Ledger(NoQueries(), table)  # type: ignore[arg-type]
 
 
@@ -168,9 +168,13 @@ class Job:
         self.entry.request_count = len(sent)
         self.ledger.insert(self.entry)
 
-    def collect(self, settings: BatchSettings | None = None) -> NodeOutcome:
+    def collect(
+        self, settings: BatchSettings | None = None, state: str = "JOB_STATE_SUCCEEDED", error: str = ""
+    ) -> NodeOutcome:
         outcome = NodeOutcome("m")
-        job = aiplatform_v1.BatchPredictionJob(name=self.name, state=aiplatform_v1.JobState.JOB_STATE_SUCCEEDED)
+        job = aiplatform_v1.BatchPredictionJob(
+            name=self.name, state=aiplatform_v1.JobState[state], error={"code": 13, "message": error} if error else None
+        )
         collect_step.collect(self.ctx, self.node, settings or BatchSettings(keep_job_tables=True), self.entry, job,
                              outcome)  # fmt: skip
         return outcome
@@ -240,3 +244,37 @@ def test_a_short_or_tampered_output_is_reported_and_its_rows_stay_pending(
     outcome = warned.collect(BatchSettings(keep_job_tables=True, on_missing_answers="warn"))
     assert outcome.errors == [] and outcome.missing == 1
     assert any(line.startswith("gemini_batch: WARNING m: batch job warned succeeded but 1 of") for line in warned.lines)
+
+
+def test_a_request_in_max_failed_jobs_failed_jobs_is_given_up_and_cancelled_jobs_do_not_count(
+    bq_client: bigquery.Client, ledger_dataset: str
+) -> None:
+    settings = BatchSettings(keep_job_tables=True, max_failed_jobs=2, max_attempts=3)
+    sent = {"f1": _request("breaks every job"), "f2": _request("this one too")}
+
+    def failed_job(name: str, state: str = "JOB_STATE_FAILED") -> tuple[Job, NodeOutcome]:
+        job = Job(bq_client, ledger_dataset, name)
+        job.write(sent, [])  # Vertex wrote no output
+        return job, job.collect(settings, state=state, error="Internal error occurred.")
+
+    first, outcome = failed_job("fail1")
+    assert outcome.errors and "ended FAILED" in outcome.errors[0] and outcome.exhausted == 0
+    node = first.node
+    first.sql(f"create table `{node.requests_table}` as select request_hash from `{first.input}`")
+    assert plan.pending_counts(first.ctx, node, settings) == (2, 0)  # counted once, still sent again
+    assert {h: (s, a) for h, (s, a, _) in first.responses().items()} == {
+        "f1": ("batch job fail1 failed: Internal error occurred.", 0),
+        "f2": ("batch job fail1 failed: Internal error occurred.", 0),
+    }
+    first.collect(settings, state="JOB_STATE_FAILED", error="Internal error occurred.")  # collected again: no change
+    assert plan.pending_counts(first.ctx, node, settings) == (2, 0)
+
+    _, cancelled = failed_job("cancelled", state="JOB_STATE_CANCELLED")  # stopped on purpose: not the requests' fault
+    assert cancelled.exhausted == 0 and plan.pending_counts(first.ctx, node, settings) == (2, 0)
+
+    second, outcome = failed_job("fail2")
+    assert outcome.exhausted == 2
+    assert plan.pending_counts(first.ctx, node, settings) == (0, 2)  # given up, like rows failed max_attempts times
+    statuses = {s for s, _, _ in second.responses().values()}
+    assert statuses == {"given up after 2 failed batch jobs; last: batch job fail2 failed: Internal error occurred."}
+    assert any("2 request(s) were in 2 failed batch jobs and are not sent again" in line for line in second.lines)

@@ -22,6 +22,8 @@ from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
 
+FAILED = "JOB_STATE_FAILED"  # the only end that counts against the requests (record_failed_job)
+
 
 def collect(
     ctx: BatchContext,
@@ -94,6 +96,14 @@ def _collect(
         + (f" of {entry.request_count} sent" if sent else " (not checked against the rows sent: input table gone)")
         + (f"; error: {error}" if error else "")
     )
+    if state == FAILED and sent:
+        given_up = record_failed_job(ctx, node, settings, sent, entry.job_name or "", short, error)
+        outcome.exhausted += given_up
+        if given_up:
+            ctx.progress.say(
+                f"{node.name}: {given_up} request(s) were in {settings.max_failed_jobs} failed batch jobs and are not "
+                f"sent again (see status in {node.alias}; raise max_failed_jobs or max_attempts to retry them)"
+            )
     if state in SUCCESS_STATES:
         _report_shortfall(ctx, node, settings, short, counts, outcome)
     else:
@@ -106,6 +116,77 @@ def _collect(
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)
         if output_exists:
             ctx.bq.delete_table(output, not_found_ok=True)
+
+
+def record_failed_job(
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    sent: str,
+    job_name: str,
+    short: str,
+    error: str | None,
+) -> int:
+    """Count a FAILED job against every request it was sent and did not answer or fail row by row; returns how many
+    requests are now given up.
+
+    Without this a request set that breaks every job (a field Vertex refuses for the whole job, say) would be sent
+    again on every run, forever. A request in max_failed_jobs failed jobs gets the status `given up after ...` and
+    attempts raised to max_attempts, so the pending rule (plan.PENDING_CONDITION) stops sending it, and it is
+    counted and shown like a row that failed max_attempts times. Only FAILED counts: a CANCELLED job was stopped on
+    purpose, an EXPIRED one waited in Vertex's queue too long, neither says anything about its requests.
+    Exactly once per job, as merge_output: a row this job already touched (job_name) is left alone.
+    """
+    _add_failed_jobs_column(ctx, node)
+    failed = f"batch job {short} failed" + (f": {error}" if error else "")
+    given_up = f"given up after {settings.max_failed_jobs} failed batch jobs; last: {failed}"
+    ctx.sql(
+        f"""
+        merge `{node.responses_table}` as target
+        using (
+            select request_hash, any_value(request) as request
+            from `{sent}`
+            where request_hash is not null
+            group by request_hash
+        ) as source
+        on target.request_hash = source.request_hash
+        when matched and (target.status is null or target.status != '')
+            and coalesce(target.job_name, '') != @job_name then update set
+            status = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs, @given_up, @failed),
+            attempts = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs,
+                greatest(coalesce(target.attempts, 0), @max_attempts), coalesce(target.attempts, 0)),
+            failed_jobs = coalesce(target.failed_jobs, 0) + 1,
+            job_name = @job_name,
+            updated_at = current_timestamp()
+        when not matched then insert
+            (request_hash, request, response, status, processed_time, job_name, attempts, failed_jobs, updated_at)
+            values (source.request_hash, source.request, null, if(1 >= @max_failed_jobs, @given_up, @failed), null,
+                @job_name, if(1 >= @max_failed_jobs, @max_attempts, 0), 1, current_timestamp())
+        """,
+        node=node.unique_id,
+        job_name=job_name,
+        failed=failed,
+        given_up=given_up,
+        max_failed_jobs=settings.max_failed_jobs,
+        max_attempts=settings.max_attempts,
+    )
+    rows = ctx.sql(
+        f"""
+        select count(*) as n
+        from `{node.responses_table}`
+        where job_name = @job_name and status = @given_up
+        """,
+        node=node.unique_id,
+        job_name=job_name,
+        given_up=given_up,
+    )
+    return int(rows[0]["n"])
+
+
+def _add_failed_jobs_column(ctx: BatchContext, node: BatchNode) -> None:
+    """m__responses made before max_failed_jobs lacks `failed_jobs` (added under the collect lease). The model's view
+    lists its columns, so the new one does not show there."""
+    ctx.sql(f"alter table `{node.responses_table}` add column if not exists failed_jobs int64", node=node.unique_id)
 
 
 def _report_shortfall(
