@@ -268,6 +268,8 @@ def merge_output(ctx: BatchContext, node: BatchNode, output: str, job_name: str,
     # An output row is merged only when its hash was sent in this job with the same request: Vertex echoes the input
     # row's `request`; a different one (a row of another job, a changed input) would cache an answer under a hash
     # it does not answer. Compared as text, then as JSON re-serialised (whitespace or key order may differ).
+    # The input's other columns (request_hash) "are ignored for content generation but included in the output table"
+    # (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-bigquery, "Prepare inputs").
     if sent:
         same = """(output.request = sent.request
             or to_json_string(safe.parse_json(output.request, wide_number_mode => 'round'))
