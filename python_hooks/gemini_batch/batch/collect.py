@@ -131,7 +131,9 @@ def record_failed_job(
     requests are now given up.
 
     Without this a request set that breaks every job (a field Vertex refuses for the whole job, say) would be sent
-    again on every run, forever. A request in max_failed_jobs failed jobs gets the status `given up after ...` and
+    again on every run, forever. Below the limit the request stays pending (a new row has a NULL status, as a
+    request never answered; a row that failed before keeps its status), so the model's view shows it pending and the
+    next run sends it. A request in max_failed_jobs failed jobs gets the status `given up after ...` and
     attempts raised to max_attempts, so the pending rule (plan.PENDING_CONDITION) stops sending it, and it is
     counted and shown like a row that failed max_attempts times. Only FAILED counts: a CANCELLED job was stopped on
     purpose, an EXPIRED one waited in Vertex's queue too long, neither says anything about its requests.
@@ -152,7 +154,7 @@ def record_failed_job(
         on target.request_hash = source.request_hash
         when matched and (target.status is null or target.status != '')
             and coalesce(target.job_name, '') != @job_name then update set
-            status = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs, @given_up, @failed),
+            status = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs, @given_up, target.status),
             attempts = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs,
                 greatest(coalesce(target.attempts, 0), @max_attempts), coalesce(target.attempts, 0)),
             failed_jobs = coalesce(target.failed_jobs, 0) + 1,
@@ -160,12 +162,11 @@ def record_failed_job(
             updated_at = current_timestamp()
         when not matched then insert
             (request_hash, request, response, status, processed_time, job_name, attempts, failed_jobs, updated_at)
-            values (source.request_hash, source.request, null, if(1 >= @max_failed_jobs, @given_up, @failed), null,
+            values (source.request_hash, source.request, null, if(1 >= @max_failed_jobs, @given_up, null), null,
                 @job_name, if(1 >= @max_failed_jobs, @max_attempts, 0), 1, current_timestamp())
         """,
         node=node.unique_id,
         job_name=job_name,
-        failed=failed,
         given_up=given_up,
         max_failed_jobs=settings.max_failed_jobs,
         max_attempts=settings.max_attempts,
