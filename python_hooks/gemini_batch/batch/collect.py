@@ -249,7 +249,9 @@ def output_candidates(entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob)
     return candidates
 
 
-def merge_output(ctx: BatchContext, node: BatchNode, output: str, job_name: str, sent: str | None) -> dict[str, int]:
+def merge_output(
+    ctx: BatchContext, node: BatchNode, output: str, job_name: str, sent: str | None = None
+) -> dict[str, int]:
     """Merge one job's output into m__responses; returns the output's row counts and token sums, and how many rows
     sent are missing from it and how many of its rows do not match what was sent (`sent`: the job's input table).
 
