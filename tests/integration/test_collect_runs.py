@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.cloud import bigquery
@@ -105,3 +108,40 @@ def test_two_targets_sharing_a_ledger_never_collect_each_others_jobs(
     assert other.scalar("select countif(status = '') from `{ds}.review_insights__responses`") == prompts
     assert demo.scalar("select count(*) from `{ds}.review_insights__responses`") == 0
     demo.gb("cancel", "--select", "review_insights")
+
+
+def test_two_runners_past_their_checks_at_once_still_create_one_job(
+    demo: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race as above, made certain: two runners (two owners, as two processes) both pass the "jobs in
+    flight?" check before either submits. The barrier sits where the submit step starts; with the lease the second
+    runner only gets there after the first submitted, and attaches to its job."""
+    from gemini_batch.batch.runner import BatchRunner
+    from gemini_batch.dbt_project import DbtFlags
+    from gemini_batch.session import Session
+
+    demo.dbt("run", "--select", "+review_insights")
+    for key, value in demo.env.items():
+        monkeypatch.setenv(key, value)
+    flags = DbtFlags.from_args(["--project-dir", str(demo.root), "--profiles-dir", str(demo.root)])
+    sessions = [Session.open(flags) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    submit = BatchRunner.submit
+
+    def submit_together(self: BatchRunner, *args: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)  # both, unless the other cannot get here (it waits for the lease)
+        return submit(self, *args)
+
+    monkeypatch.setattr(BatchRunner, "submit", submit_together)
+
+    def run(session: Session) -> Any:
+        node = next(n for n in session.manifest.nodes.values() if n.name == "review_insights")
+        return session.runner.process(node, session.settings(node), wait=True)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(run, sessions))
+    assert len(demo.ledger()) == 1
+    assert sorted(o.submitted_requests for o in outcomes) == [0, distinct_prompts(demo)]
+    assert all(o.errors == [] for o in outcomes)
+    assert demo.scalar("select max(attempts) from `{ds}.review_insights__responses`") == 1
