@@ -367,7 +367,9 @@ def bench(info: StackInfo, project: Path, rows: int) -> int:
     ledger = query_one(
         client,
         "select count(*) as jobs, sum(request_count) as requests, sum(total_tokens) as tokens "
-        f"from `{DATASET}.gemini_batch_jobs`",
+        # the ledger is append-only: a job's state is its latest event
+        f"from (select * from `{DATASET}.gemini_batch_jobs` "
+        "qualify row_number() over (partition by input_table order by updated_at desc) = 1)",
     )
 
     # -- figures

@@ -1,4 +1,5 @@
-{#- The job ledger: one row per Vertex batch job the hook submitted. Created by the package's on-run-start hook so it
+{#- The job ledger: state events of the Vertex batch jobs the hook submitted, append-only (a job's state is its latest
+    row by updated_at; BigQuery fails concurrent UPDATEs beyond two per table, INSERTs never conflict). Created by the package's on-run-start hook so it
     exists before the ledger models read it and before the Python hook writes to it. The hook (python_hooks/
     gemini_batch/ledger.py) writes these columns; tests/unit/test_ledger.py checks both sides name the same ones.
     The dataset is created only when missing: dbt-bigquery's create_schema is a datasets.insert call, which needs the
@@ -9,6 +10,7 @@
 {% macro create_ledger_table() %}
     {%- if execute -%}
         {%- set ledger = source('gemini_batch', 'gemini_batch_jobs') -%}
+        {%- do gemini_batch._check_ledger_relation(ledger) -%}
         {%- if not adapter.check_schema_exists(ledger.database, ledger.schema) -%}
             {%- do adapter.create_schema(api.Relation.create(database=ledger.database, schema=ledger.schema)) -%}
         {%- endif -%}
@@ -32,12 +34,18 @@
             thoughts_tokens int64,
             cached_tokens int64,
             total_tokens int64,
+            missing_count int64,
+            mismatched_count int64,
             invocation_id string,
             submitted_at timestamp,
             finished_at timestamp,
             collected_at timestamp,
             updated_at timestamp
         );
+        {#- a ledger made by an earlier version of the package lacks the answer-check columns (one ALTER per column:
+            bqemulator takes one action per ALTER statement; BigQuery takes either form) -#}
+        alter table {{ ledger }} add column if not exists missing_count int64;
+        alter table {{ ledger }} add column if not exists mismatched_count int64;
         alter table {{ ledger }} set options (expiration_timestamp = null)
     {%- endif -%}
 {% endmacro %}

@@ -1,11 +1,13 @@
-{#- One row per batch job from the ledger, with the derived fields people ask for first, and its estimated cost:
+{#- One row per batch job from the ledger (its latest state event), with the derived fields people ask for first, and its estimated cost:
     the job's tokens priced with the registry row of its Gemini model on the day it finished (price_list(); a model
     without a price gets a NULL cost and is_priced = false, never a cost of 0). -#}
 with
 
 jobs as (
 
+    -- the ledger is append-only: a job's state is its latest event
     select * from {{ source('gemini_batch', 'gemini_batch_jobs') }}
+    qualify row_number() over (partition by input_table order by updated_at desc) = 1
 
 ),
 
@@ -64,6 +66,8 @@ final as (
         thoughts_tokens,
         cached_tokens,
         total_tokens,
+        missing_count,
+        mismatched_count,
         is_priced,
         -- tokens are known once the output is collected
         if(collected_at is null, null, batch_cost_usd) as estimated_cost_usd,

@@ -217,7 +217,7 @@ def _print_status(session: Session, nodes: list[BatchNode]) -> int:
     for node in nodes:
         pending, exhausted = runner.pending_counts(node, session.settings(node))
         print(f"{node.name}: {pending} request(s) not answered yet, {exhausted} given up after max_attempts")
-    entries = runner.ledger.recent([n.unique_id for n in nodes])
+    entries = runner.ledger.recent([n.unique_id for n in nodes], responses_tables=[n.responses_table for n in nodes])
     if not entries:
         print("no batch jobs in the ledger for these models")
         return EXIT_OK

@@ -1,8 +1,19 @@
-"""The job ledger (`gemini_batch_jobs`): one row per Vertex batch job; the hook writes it, the package's models read it.
+"""The job ledger (`gemini_batch_jobs`): state events of Vertex batch jobs; the hook appends, the package reads.
 
-The table is created by dbt (macros/ledger/create_ledger_table.sql, an on-run-start hook of the package), so the
-hook only inserts and updates. Rows are written before a job is created (state SUBMITTING) and after, so a crash in
-between leaves a trace the next run resolves instead of submitting the same rows twice.
+Append-only: every change of a job is a new row holding the job's whole state (an event), never an UPDATE. BigQuery
+runs at most two mutating DML statements (UPDATE, DELETE, MERGE) per table at once, queues a few more and fails the
+rest with "Could not serialize access to table ... due to concurrent update"; INSERT statements do not conflict with
+each other (cloud.google.com/bigquery/docs/data-manipulation-language#dml_statement_conflicts, "Concurrent INSERT DML
+statements ... never conflict"). With many models and threads writing one ledger, updates would be lost; inserts land.
+A job's current state is its latest event: `latest_sql()` (QUALIFY on updated_at per input_table, which is unique per
+job) for the hook, the same in models/ledger/gemini_batch_job_history.sql for the package's models.
+
+A job belongs to one answer cache: `responses_table` (project.dataset.m__responses) is recorded with every event and
+every lookup filters by it, so targets or projects sharing one ledger never see each other's jobs.
+
+The table is created by dbt (macros/ledger/create_ledger_table.sql, an on-run-start hook of the package). Events are
+written before a job is created (state SUBMITTING) and after, so a crash in between leaves a trace the next run
+resolves instead of submitting the same rows twice.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery
 
+from gemini_batch.identifiers import IdentifierError, quoted
 from gemini_batch.query_config import QueryDefaults
 
 # BigQuery types of the ledger columns, in the order of the DDL in macros/ledger/create_ledger_table.sql.
@@ -37,6 +49,8 @@ COLUMNS: dict[str, str] = {
     "thoughts_tokens": "INT64",
     "cached_tokens": "INT64",
     "total_tokens": "INT64",
+    "missing_count": "INT64",
+    "mismatched_count": "INT64",
     "invocation_id": "STRING",
     "submitted_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
@@ -73,6 +87,8 @@ class LedgerEntry:
     thoughts_tokens: int | None = None
     cached_tokens: int | None = None
     total_tokens: int | None = None
+    missing_count: int | None = None  # rows sent that the output neither answered nor failed
+    mismatched_count: int | None = None  # output rows whose echoed request is not what was sent: never merged
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None
@@ -90,8 +106,25 @@ def _param(name: str, value: Any) -> bigquery.ScalarQueryParameter:
 class Ledger:
     def __init__(self, client: bigquery.Client, table: str, query_defaults: QueryDefaults | None = None) -> None:
         self.client = client
+        # the project and dataset come from vars (gemini_batch_ledger_database/_schema): checked before any SQL
+        try:
+            self.sql_table = quoted(table, "the job ledger (vars gemini_batch_ledger_database/_schema)")
+        except IdentifierError as exc:
+            raise LedgerError(str(exc)) from exc
         self.table = table
         self.query_defaults = query_defaults or QueryDefaults()
+
+    @property
+    def dataset(self) -> str:
+        """project.dataset of the ledger: where leases live too (batch/lease.py)."""
+        return self.table.rsplit(".", 1)[0]
+
+    def latest_sql(self) -> str:
+        """The current state of every job: its latest event."""
+        return (
+            f"select * from {self.sql_table} "
+            "qualify row_number() over (partition by input_table order by updated_at desc) = 1"
+        )
 
     def _query(
         self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
@@ -105,39 +138,67 @@ class Ledger:
                 "on-run-start hook, so run `dbt run` (or dbt-gemini-batch run) in the project first"
             ) from exc
 
-    def insert(self, entry: LedgerEntry) -> None:
-        now = dt.datetime.now(dt.UTC)
-        entry.submitted_at = entry.submitted_at or now
-        entry.updated_at = now
+    def _append(self, entry: LedgerEntry) -> None:
         values = {k: v for k, v in asdict(entry).items() if k in COLUMNS}
         names = list(values)
-        sql = f"insert into `{self.table}` ({', '.join(names)}) values ({', '.join('@' + n for n in names)})"
+        sql = f"insert into {self.sql_table} ({', '.join(names)}) values ({', '.join('@' + n for n in names)})"
         self._query(sql, [_param(n, values[n]) for n in names], node=entry.dbt_node)
 
+    @staticmethod
+    def _stamp(entry: LedgerEntry) -> None:
+        # strictly after the entry's previous event, so the latest event is well defined even within a microsecond
+        now = dt.datetime.now(dt.UTC)
+        if entry.updated_at is not None and now <= entry.updated_at:
+            now = entry.updated_at + dt.timedelta(microseconds=1)
+        entry.updated_at = now
+
+    def insert(self, entry: LedgerEntry) -> None:
+        """The first event of a job."""
+        entry.submitted_at = entry.submitted_at or dt.datetime.now(dt.UTC)
+        self._stamp(entry)
+        self._append(entry)
+
     def update(self, entry: LedgerEntry, **changes: Any) -> None:
-        """Set fields of the entry (identified by input_table, unique per job) in memory and in the table."""
-        changes["updated_at"] = dt.datetime.now(dt.UTC)
+        """Set fields of the entry in memory and append its new state as an event (input_table identifies the job)."""
         for key, value in changes.items():
             setattr(entry, key, value)
-        assignments = ", ".join(f"{k} = @{k}" for k in changes)
-        params = [_param(k, v) for k, v in changes.items()]
-        params.append(_param("input_table", entry.input_table))
-        sql = f"update `{self.table}` set {assignments} where input_table = @input_table"
-        self._query(sql, params, node=entry.dbt_node)
+        self._stamp(entry)
+        self._append(entry)
 
-    def uncollected(self, dbt_node: str) -> list[LedgerEntry]:
-        """Jobs of a node whose answers have not been merged yet: in flight, or finished but not collected."""
+    def current(self, entry: LedgerEntry) -> LedgerEntry | None:
+        """The job's latest state in the table (another process may have moved it on since `entry` was read)."""
         rows = self._query(
-            f"select * from `{self.table}` where dbt_node = @dbt_node and collected_at is null order by submitted_at",
-            [_param("dbt_node", dbt_node)],
+            f"select * from ({self.latest_sql()}) where input_table = @input_table and responses_table = "
+            "@responses_table",
+            [_param("input_table", entry.input_table), _param("responses_table", entry.responses_table)],
+            node=entry.dbt_node,
+        )
+        return _entry(rows[0]) if rows else None
+
+    def uncollected(self, dbt_node: str, responses_table: str) -> list[LedgerEntry]:
+        """Jobs of a node's answer cache not merged yet: in flight, or finished but not collected.
+
+        Filtered by `responses_table` too: the same model built by another target or project has the same unique_id
+        and may share the ledger, but never the cache; its jobs are not ours to collect.
+        """
+        rows = self._query(
+            f"select * from ({self.latest_sql()}) where dbt_node = @dbt_node and responses_table = @responses_table "
+            "and collected_at is null order by submitted_at",
+            [_param("dbt_node", dbt_node), _param("responses_table", responses_table)],
             node=dbt_node,
         )
         return [_entry(row) for row in rows]
 
-    def recent(self, dbt_nodes: list[str], limit: int = 20) -> list[LedgerEntry]:
+    def recent(
+        self, dbt_nodes: list[str], limit: int = 20, responses_tables: list[str] | None = None
+    ) -> list[LedgerEntry]:
+        where = "dbt_node in unnest(@nodes)"
+        params: list[Any] = [bigquery.ArrayQueryParameter("nodes", "STRING", dbt_nodes)]
+        if responses_tables is not None:
+            where += " and responses_table in unnest(@caches)"
+            params.append(bigquery.ArrayQueryParameter("caches", "STRING", responses_tables))
         rows = self._query(
-            f"select * from `{self.table}` where dbt_node in unnest(@nodes) order by submitted_at desc limit {limit:d}",
-            [bigquery.ArrayQueryParameter("nodes", "STRING", dbt_nodes)],  # type: ignore[list-item]
+            f"select * from ({self.latest_sql()}) where {where} order by submitted_at desc limit {limit:d}", params
         )
         return [_entry(row) for row in rows]
 

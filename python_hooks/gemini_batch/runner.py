@@ -243,6 +243,8 @@ def summarize(outcomes: list[NodeOutcome]) -> str:
     for o in outcomes:
         line = f"  {o.node}: {o.submitted_requests} request(s) submitted in {len(o.jobs)} job(s)"
         line += f", {o.succeeded} answered, {o.failed} failed rows"
+        if o.missing:
+            line += f", {o.missing} sent but not answered (still pending)"
         if o.exhausted:
             line += f", {o.exhausted} given up after max_attempts"
         if o.still_running:

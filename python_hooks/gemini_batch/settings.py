@@ -112,9 +112,11 @@ class BatchSettings:
     max_requests_per_job: int = setting(MAX_REQUESTS_PER_JOB, "rows per batch job (Vertex's limit is 200000)", minimum=1, maximum=MAX_REQUESTS_PER_JOB)  # noqa: E501
     max_jobs_in_flight_per_model: int = setting(8, "batch jobs of this model running at once; more chunks wait for a place (Vertex runs 8 Gemini batch jobs at once per project)", minimum=1)  # noqa: E501
     max_attempts: int = setting(3, "a request that failed this many times is not sent again", minimum=1)
+    max_failed_jobs: int = setting(3, "a request whose batch jobs ended FAILED this many times is not sent again (cancelled jobs do not count)", minimum=1)  # noqa: E501
     keep_job_tables: bool = setting(False, "keep each job's input and output tables (for debugging)")
     poll_initial_seconds: float = setting(10.0, "first wait between job status polls", above=0, env=ENV_POLL_INITIAL_SECONDS)  # noqa: E501
     poll_max_seconds: float = setting(300.0, "longest wait between job status polls", above=0, env=ENV_POLL_MAX_SECONDS)
+    on_missing_answers: str = setting("error", "a succeeded job that did not answer every row sent fails the run (error) or only says so (warn)", pattern="(error|warn)", hint="must be error or warn")  # noqa: E501
     max_wait_hours: float = setting(96.0, "stop waiting after this long (Vertex queues up to 72 h, runs up to 24 h)", above=0)  # noqa: E501
     output_schema: str | dict[str, Any] | None = setting(None, "answer fields as BigQuery columns ('name TYPE, ...') or a dict: the request's responseSchema and the view's typed columns")  # noqa: E501, RUF009
     retry_unusable_answers: bool = setting(True, "a truncated (MAX_TOKENS) or invalid_output answer counts as a failed attempt and is sent again")  # noqa: E501

@@ -88,7 +88,11 @@ class DemoProject:
         return next(iter(self.rows(sql)[0].values()))
 
     def ledger(self) -> list[dict[str, Any]]:
-        return self.rows("select * from `{ds}.gemini_batch_jobs` order by submitted_at")
+        """Every job's current state: the ledger is append-only, a job's latest event is its state."""
+        return self.rows(
+            "select * from `{ds}.gemini_batch_jobs` "
+            "qualify row_number() over (partition by input_table order by updated_at desc) = 1 order by submitted_at"
+        )
 
     # -- data ----------------------------------------------------------------------------------------------------
     def append_reviews(self, texts: list[str], first_id: int = 900001) -> None:

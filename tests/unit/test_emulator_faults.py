@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gemini_batch.emulator.config import EmulatorConfig
-from gemini_batch.emulator.faults import ApiFaults, job_fails, row_fails
+from gemini_batch.emulator.faults import ApiFaults, job_fails, row_dropped, row_fails
 
 
 def schedule(faults: ApiFaults, config: EmulatorConfig, calls: int, method: str = "get") -> list[int]:
@@ -50,3 +50,13 @@ def test_fail_jobs_rules() -> None:
     assert job_fails("nightly-42", EmulatorConfig(fail_jobs="nightly-*"))
     assert not job_fails("weekly-42", EmulatorConfig(fail_jobs="nightly-*"))
     assert job_fails("weekly-42", EmulatorConfig(fail_jobs=["nightly-*", "weekly-*"]))
+
+
+def test_dropped_rows_are_a_stable_fraction_apart_from_failed_ones() -> None:
+    config = EmulatorConfig(drop_rows_rate=0.1, row_failure_rate=0.1, seed=1)
+    keys = [f"request-{i}" for i in range(2000)]
+    dropped = [k for k in keys if row_dropped(k, config)]
+    assert 0.08 < len(dropped) / len(keys) < 0.12
+    assert dropped == [k for k in keys if row_dropped(k, config)]
+    assert dropped != [k for k in keys if row_fails(k, config)]
+    assert not any(row_dropped(k, EmulatorConfig()) for k in keys)

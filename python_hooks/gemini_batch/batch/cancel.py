@@ -11,7 +11,7 @@ from gemini_batch.settings import BatchSettings
 
 def cancel(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> list[str]:
     cancelled = []
-    for entry in ctx.ledger.uncollected(node.unique_id):
+    for entry in ctx.ledger.uncollected(node.unique_id, node.responses_table):
         if not entry.job_name:
             continue
         if get_job(ctx, settings, entry).state.name in TERMINAL_STATES:

@@ -24,8 +24,10 @@ def job_table_prefix(node: BatchNode) -> str:
 def clean(ctx: BatchContext, node: BatchNode, now: dt.datetime | None = None) -> list[str]:
     """Drop the model's leftover job tables; returns their ids."""
     now = now or dt.datetime.now(dt.UTC)
+    # The ledger is append-only: each job's latest event is its state. Every answer cache of this model counts
+    # (a job another target left uncollected still needs its tables).
     rows = ctx.sql(
-        f"select input_table, output_table, collected_at from `{ctx.ledger.table}` where dbt_node = @dbt_node",
+        f"select input_table, output_table, collected_at from ({ctx.ledger.latest_sql()}) where dbt_node = @dbt_node",
         node=node.name,  # the job label of this query; `dbt_node` is the parameter
         dbt_node=node.unique_id,
     )

@@ -1,8 +1,11 @@
 """Step 5: merge a finished job's output table into m__responses, record counts and tokens in the ledger, and drop
 the per-job tables unless keep_job_tables.
 
-A success is never overwritten; a failure keeps its status and counts an attempt, so the row is sent again until
-max_attempts.
+A success is never overwritten; a failure keeps its status and counts an attempt (once per job, however often the
+output is merged), so the row is sent again until max_attempts. One collector per answer cache at a time (the
+collect lease, batch/lease.py). The output is checked against what was sent: rows missing from it, or echoing another
+request than the one sent for their hash, are counted in the ledger, reported (on_missing_answers decides whether
+that fails the run) and stay pending; a mismatched row is never merged.
 """
 
 from __future__ import annotations
@@ -12,14 +15,38 @@ import datetime as dt
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
+from gemini_batch.batch import lease
 from gemini_batch.batch.common import SUCCESS_STATES, NodeOutcome, table_id
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
 
+FAILED = "JOB_STATE_FAILED"  # the only end that counts against the requests (record_failed_job)
+
 
 def collect(
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    entry: LedgerEntry,
+    job: aiplatform_v1.BatchPredictionJob,
+    outcome: NodeOutcome,
+) -> None:
+    """Collect one finished job holding the answer cache's collect lease: one collector at a time, and a job another
+    run collected meanwhile is not merged or counted again."""
+    with lease.held(ctx, node, lease.COLLECT):
+        current = ctx.ledger.current(entry)
+        if current is not None and current.is_collected:
+            short = (entry.job_name or "").rsplit("/", 1)[-1]
+            ctx.progress.say(f"{node.name}: job {short} was collected by another run; nothing to merge")
+            for key in ("state", "collected_at", "succeeded_count", "failed_count"):
+                setattr(entry, key, getattr(current, key))
+            return
+        _collect(ctx, node, settings, entry, job, outcome)
+
+
+def _collect(
     ctx: BatchContext,
     node: BatchNode,
     settings: BatchSettings,
@@ -33,10 +60,16 @@ def collect(
     output = next((t for t in output_candidates(entry, job) if _exists(ctx, t)), "")
     output_exists = bool(output)
     output = output or entry.output_table or ""
+    # What was sent, to check the output against; a job from before the check (or a table dropped by hand) is merged
+    # unchecked, and says so.
+    sent = entry.input_table if _exists(ctx, entry.input_table) else None
     # Rows already written are kept whatever the job's end: a cancelled or failed job may have answered some.
     if output_exists:
-        counts = merge_output(ctx, node, output, entry.job_name or "")
+        counts = merge_output(ctx, node, output, entry.job_name or "", sent)
+    elif sent:
+        counts = {"missing": int(ctx.sql(f"select count(*) as n from `{sent}`", node=node.unique_id)[0]["n"])}
     finished = job.end_time if job.end_time else dt.datetime.now(dt.UTC)
+    # Written after the merge; a kill in between re-runs the merge, which changes nothing the second time.
     ctx.ledger.update(
         entry,
         state=state,
@@ -49,6 +82,8 @@ def collect(
         thoughts_tokens=counts.get("thoughts_tokens", 0),
         cached_tokens=counts.get("cached_tokens", 0),
         total_tokens=counts.get("total_tokens", 0),
+        missing_count=counts.get("missing") if sent else None,
+        mismatched_count=counts.get("mismatched", 0),
         finished_at=finished,
         collected_at=dt.datetime.now(dt.UTC),
     )
@@ -58,11 +93,22 @@ def collect(
     ctx.progress.say(
         f"{node.name}: job {short} {state.removeprefix('JOB_STATE_')}: "
         f"{counts.get('succeeded', 0)} answered, {counts.get('failed', 0)} failed rows"
+        + (f" of {entry.request_count} sent" if sent else " (not checked against the rows sent: input table gone)")
         + (f"; error: {error}" if error else "")
     )
+    if state == FAILED and sent:
+        given_up = record_failed_job(ctx, node, settings, sent, entry.job_name or "", short, error)
+        outcome.exhausted += given_up
+        if given_up:
+            ctx.progress.say(
+                f"{node.name}: {given_up} request(s) were in {settings.max_failed_jobs} failed batch jobs and are not "
+                f"sent again (see status in {node.alias}; raise max_failed_jobs or max_attempts to retry them)"
+            )
+    if state in SUCCESS_STATES:
+        _report_shortfall(ctx, node, settings, short, counts, outcome)
     # A cancelled job was stopped on purpose (`cancel`, --cancel-on-interrupt, the console): what it wrote is merged
-    # above and its other rows stay pending; not an error. (w2-submit: one-line change, the collect helper owns this.)
-    if state not in SUCCESS_STATES and state != "JOB_STATE_CANCELLED":
+    # above and its other rows stay pending; not an error.
+    elif state != "JOB_STATE_CANCELLED":
         outcome.errors.append(
             f"{node.name}: batch job {short} ended {state.removeprefix('JOB_STATE_')}"
             + (f": {error}" if error else "")
@@ -72,6 +118,108 @@ def collect(
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)
         if output_exists:
             ctx.bq.delete_table(output, not_found_ok=True)
+
+
+def record_failed_job(
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    sent: str,
+    job_name: str,
+    short: str,
+    error: str | None,
+) -> int:
+    """Count a FAILED job against every request it was sent and did not answer or fail row by row; returns how many
+    requests are now given up.
+
+    Without this a request set that breaks every job (a field Vertex refuses for the whole job, say) would be sent
+    again on every run, forever. Below the limit the request stays pending (a new row has a NULL status, as a
+    request never answered; a row that failed before keeps its status), so the model's view shows it pending and the
+    next run sends it. A request in max_failed_jobs failed jobs gets the status `given up after ...` and
+    attempts raised to max_attempts, so the pending rule (plan.PENDING_CONDITION) stops sending it, and it is
+    counted and shown like a row that failed max_attempts times. Only FAILED counts: a CANCELLED job was stopped on
+    purpose, an EXPIRED one waited in Vertex's queue too long, neither says anything about its requests.
+    Exactly once per job, as merge_output: a row this job already touched (job_name) is left alone.
+    """
+    _add_failed_jobs_column(ctx, node)
+    failed = f"batch job {short} failed" + (f": {error}" if error else "")
+    given_up = f"given up after {settings.max_failed_jobs} failed batch jobs; last: {failed}"
+    ctx.sql(
+        f"""
+        merge `{node.responses_table}` as target
+        using (
+            select request_hash, any_value(request) as request
+            from `{sent}`
+            where request_hash is not null
+            group by request_hash
+        ) as source
+        on target.request_hash = source.request_hash
+        when matched and (target.status is null or target.status != '')
+            and coalesce(target.job_name, '') != @job_name then update set
+            status = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs, @given_up, target.status),
+            attempts = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs,
+                greatest(coalesce(target.attempts, 0), @max_attempts), coalesce(target.attempts, 0)),
+            failed_jobs = coalesce(target.failed_jobs, 0) + 1,
+            job_name = @job_name,
+            updated_at = current_timestamp()
+        when not matched then insert
+            (request_hash, request, response, status, processed_time, job_name, attempts, failed_jobs, updated_at)
+            values (source.request_hash, source.request, null, if(1 >= @max_failed_jobs, @given_up, null), null,
+                @job_name, if(1 >= @max_failed_jobs, @max_attempts, 0), 1, current_timestamp())
+        """,
+        node=node.unique_id,
+        job_name=job_name,
+        given_up=given_up,
+        max_failed_jobs=settings.max_failed_jobs,
+        max_attempts=settings.max_attempts,
+    )
+    rows = ctx.sql(
+        f"""
+        select count(*) as n
+        from `{node.responses_table}`
+        where job_name = @job_name and status = @given_up
+        """,
+        node=node.unique_id,
+        job_name=job_name,
+        given_up=given_up,
+    )
+    return int(rows[0]["n"])
+
+
+def _add_failed_jobs_column(ctx: BatchContext, node: BatchNode) -> None:
+    """m__responses made before max_failed_jobs lacks `failed_jobs` (added under the collect lease). The model's view
+    lists its columns, so the new one does not show there."""
+    ctx.sql(f"alter table `{node.responses_table}` add column if not exists failed_jobs int64", node=node.unique_id)
+
+
+def _report_shortfall(
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    short: str,
+    counts: dict[str, int],
+    outcome: NodeOutcome,
+) -> None:
+    """A job that succeeded but did not answer or fail every row sent, or echoed a request other than the one sent."""
+    missing, mismatched = counts.get("missing", 0), counts.get("mismatched", 0)
+    if not missing and not mismatched:
+        return
+    outcome.missing += missing  # a mismatched row's hash is among the missing ones
+    problems = []
+    if missing:
+        problems.append(f"{missing} of the rows sent have no answer or failure in its output")
+    if mismatched:
+        problems.append(
+            f"{mismatched} output row(s) echo a request other than the one sent for their hash (not merged)"
+        )
+    message = (
+        f"{node.name}: batch job {short} succeeded but {' and '.join(problems)}; those requests stay pending and are "
+        "sent again on the next run"
+    )
+    if settings.on_missing_answers == "error":
+        outcome.errors.append(message + " (on_missing_answers: error; set it to warn to only report this)")
+    else:
+        ctx.progress.say("WARNING " + message)
 
 
 def _exists(ctx: BatchContext, table: str) -> bool:
@@ -103,8 +251,15 @@ def output_candidates(entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob)
     return candidates
 
 
-def merge_output(ctx: BatchContext, node: BatchNode, output: str, job_name: str) -> dict[str, int]:
-    """Merge one job's output into m__responses; returns the output's row counts and token sums."""
+def merge_output(
+    ctx: BatchContext, node: BatchNode, output: str, job_name: str, sent: str | None = None
+) -> dict[str, int]:
+    """Merge one job's output into m__responses; returns the output's row counts and token sums, and how many rows
+    sent are missing from it and how many of its rows do not match what was sent (`sent`: the job's input table).
+
+    Exactly once: a row this job already merged (target.job_name = this job) is never updated again, so merging the
+    same output twice, e.g. after a kill between the merge and the ledger's "collected" event, counts no attempt twice.
+    """
     schema = {f.name: f.field_type.upper() for f in ctx.bq.get_table(output).schema}
     # Vertex documents `response` as JSON; read a STRING one too rather than trust an unverified detail. 'round': the
     # default 'exact' mode turns a number that does not round-trip through a double (a long avgLogprobs, an integer
@@ -115,36 +270,57 @@ def merge_output(ctx: BatchContext, node: BatchNode, output: str, job_name: str)
     # The cache keeps the request as text; the output echoes the input's type, which we wrote as STRING.
     request = "to_json_string(request)" if schema.get("request") == "JSON" else "request"
     processed = "processed_time" if "processed_time" in schema else "current_timestamp()"
+    # An output row is merged only when its hash was sent in this job with the same request: Vertex echoes the input
+    # row's `request`; a different one (a row of another job, a changed input) would cache an answer under a hash
+    # it does not answer. Compared as text, then as JSON re-serialised (whitespace or key order may differ).
+    # The input's other columns (request_hash) "are ignored for content generation but included in the output table"
+    # (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-bigquery, "Prepare inputs").
+    if sent:
+        same = """(output.request = sent.request
+            or to_json_string(safe.parse_json(output.request, wide_number_mode => 'round'))
+            = to_json_string(safe.parse_json(sent.request, wide_number_mode => 'round')))"""
+        matches = f"coalesce(sent.request_hash is not null and {same}, false)"
+        sent_join = f"left join `{sent}` as sent on output.request_hash = sent.request_hash"
+    else:
+        matches, sent_join = "true", ""
     # One reading of the output for the merge and the counts. A row without a status counts as answered only when it
     # has a response: no response, or `{}` (what Vertex writes for a failed row), is a failure, sent again later.
     rows_sql = f"""
         select
-            request_hash,
-            {request} as request,
-            {response} as response,
-            case
-                when coalesce(status, '') != '' then status
-                when {response} is null or to_json_string({response}) = '{{}}' then 'empty response'
-                else ''
-            end as status,
-            {processed} as processed_time
-        from `{output}`
+            output.*,
+            {matches} as matches
+        from (
+            select
+                request_hash,
+                {request} as request,
+                {response} as response,
+                case
+                    when coalesce(status, '') != '' then status
+                    when {response} is null or to_json_string({response}) = '{{}}' then 'empty response'
+                    else ''
+                end as status,
+                {processed} as processed_time
+            from `{output}`
+        ) as output
+        {sent_join}
     """
     text = "to_json_string(response)"
     ctx.sql(
         f"""
         merge `{node.responses_table}` as target
         using (
-            select *
+            select request_hash, request, response, status, processed_time
             from ({rows_sql})
-            where request_hash is not null
+            where request_hash is not null and matches
             qualify row_number() over (
                 partition by request_hash
                 order by if(status = '', 0, 1), processed_time desc
             ) = 1
         ) as source
         on target.request_hash = source.request_hash
-        when matched and (target.status is null or target.status != '') then update set
+        -- never overwrite a success; never merge this job's row twice (attempts counted once per job)
+        when matched and (target.status is null or target.status != '')
+            and coalesce(target.job_name, '') != @job_name then update set
             response = source.response,
             status = source.status,
             processed_time = source.processed_time,
@@ -162,16 +338,37 @@ def merge_output(ctx: BatchContext, node: BatchNode, output: str, job_name: str)
     rows = ctx.sql(
         f"""
         select
-            countif(status = '') as succeeded,
-            countif(status != '') as failed,
-            sum(safe_cast(json_value({text}, '$.usageMetadata.promptTokenCount') as int64)) as prompt_tokens,
-            sum(safe_cast(json_value({text}, '$.usageMetadata.candidatesTokenCount') as int64)) as output_tokens,
-            sum(safe_cast(json_value({text}, '$.usageMetadata.thoughtsTokenCount') as int64)) as thoughts_tokens,
-            sum(safe_cast(json_value({text}, '$.usageMetadata.cachedContentTokenCount') as int64))
+            countif(matches and status = '') as succeeded,
+            countif(matches and status != '') as failed,
+            countif(request_hash is null or not matches) as mismatched,
+            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.promptTokenCount') as int64), null))
+                as prompt_tokens,
+            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.candidatesTokenCount') as int64), null))
+                as output_tokens,
+            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.thoughtsTokenCount') as int64), null))
+                as thoughts_tokens,
+            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.cachedContentTokenCount') as int64), null))
                 as cached_tokens,
-            sum(safe_cast(json_value({text}, '$.usageMetadata.totalTokenCount') as int64)) as total_tokens
+            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.totalTokenCount') as int64), null))
+                as total_tokens
         from ({rows_sql})
         """,
         node=node.unique_id,
     )
-    return {k: int(v or 0) for k, v in dict(rows[0]).items()}
+    counts = {k: int(v or 0) for k, v in dict(rows[0]).items()}
+    if sent:
+        # rows sent for which the output has no matching row at all (neither answered nor failed)
+        counts["missing"] = int(
+            ctx.sql(
+                f"""
+                select count(*) as n
+                from `{sent}` as sent
+                where not exists (
+                    select 1 from ({rows_sql}) as answered
+                    where answered.matches and answered.request_hash = sent.request_hash
+                )
+                """,
+                node=node.unique_id,
+            )[0]["n"]
+        )
+    return counts

@@ -41,6 +41,7 @@ class NodeOutcome:
     succeeded: int = 0
     failed: int = 0
     exhausted: int = 0  # requests that failed max_attempts times and are no longer sent
+    missing: int = 0  # rows sent that a succeeded job neither answered nor failed, or answered for another request
     still_running: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from google.cloud import aiplatform_v1
 
 from gemini_batch.batch import collect as collect_step
+from gemini_batch.batch import lease
 from gemini_batch.batch import submit as submit_step
 from gemini_batch.batch.common import TERMINAL_STATES, BatchError, NodeOutcome
 from gemini_batch.batch.context import BatchContext
@@ -85,7 +86,7 @@ class Flights:
         once the adopted jobs are merged. Never waits."""
         flight = ModelFlight(node, settings, outcome or NodeOutcome(node=node.name), planned=not submit_new)
         self.models[node.unique_id] = flight
-        open_jobs = self.ctx.ledger.uncollected(node.unique_id)
+        open_jobs = self.ctx.ledger.uncollected(node.unique_id, node.responses_table)
         if open_jobs:
             self.ctx.progress.say(
                 f"{node.name}: {len(open_jobs)} job(s) from an earlier run not collected yet, resuming"
@@ -107,23 +108,47 @@ class Flights:
             if flight.stopped:
                 continue
             try:
-                if not flight.planned and not flight.in_flight:
-                    flight.planned = True
-                    flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
-                while (
-                    flight.plan
-                    and flight.plan.queued
-                    and len(flight.in_flight) < flight.settings.max_jobs_in_flight_per_model
-                    and self.in_flight() < self.project_cap
-                ):
-                    entry = submit_step.submit_chunk(
-                        self.ctx, flight.node, flight.settings, flight.plan, flight.outcome
-                    )
-                    flight.in_flight.append(entry)
+                needs_plan = not flight.planned and not flight.in_flight
+                if needs_plan or (flight.plan and flight.plan.queued and self._room(flight)):
+                    self._submit_exclusively(flight, needs_plan)
             except BatchError as exc:
                 flight.stopped = True
                 flight.outcome.errors.append(str(exc))
                 self.ctx.progress.say(f"ERROR {exc}")
+
+    def _room(self, flight: ModelFlight) -> bool:
+        return (
+            len(flight.in_flight) < flight.settings.max_jobs_in_flight_per_model and self.in_flight() < self.project_cap
+        )
+
+    def _submit_exclusively(self, flight: ModelFlight, needs_plan: bool) -> None:
+        """Plan and submit under the answer cache's submit lease (batch/lease.py): one submitter at a time, across
+        processes and machines. Under the lease, jobs of this cache that another run has in flight are adopted instead
+        of sending their rows again (their hashes are not answered yet, so a pending count would include them), and
+        this run's own queue is planned again once they are merged."""
+        with lease.held(self.ctx, flight.node, lease.SUBMIT):
+            own = {entry.input_table for entry in flight.in_flight}
+            others = [
+                entry
+                for entry in self.ctx.ledger.uncollected(flight.node.unique_id, flight.node.responses_table)
+                if entry.input_table not in own and entry.job_name
+            ]
+            if others:
+                names = ", ".join((e.job_name or "").rsplit("/", 1)[-1] for e in others)
+                self.ctx.progress.say(
+                    f"{flight.node.name}: another run has {len(others)} job(s) in flight for these requests ({names}): "
+                    "attaching to them; what is left is planned again once they are merged"
+                )
+                flight.in_flight.extend(others)
+                flight.plan = None
+                flight.planned = False
+                return
+            if needs_plan:
+                flight.planned = True
+                flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
+            while flight.plan and flight.plan.queued and self._room(flight):
+                entry = submit_step.submit_chunk(self.ctx, flight.node, flight.settings, flight.plan, flight.outcome)
+                flight.in_flight.append(entry)
 
     # -- waiting -----------------------------------------------------------------------------------------------
     def poll_once(self, started: float) -> None:

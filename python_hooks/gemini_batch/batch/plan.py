@@ -8,8 +8,10 @@ from gemini_batch.settings import BatchSettings
 
 # A hash is pending when it has no response row, or a failed one with attempts left. Shared with submit.py's staging
 # query so that the count and the rows sent can never disagree.
+# A row with a NULL status is pending too: collect.record_failed_job counts a failed job there before any answer.
 PENDING_CONDITION = (
-    "(responses.request_hash is null or (responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts))"
+    "(responses.request_hash is null or responses.status is null"
+    " or (responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts))"
 )
 
 

@@ -83,6 +83,9 @@ class EmulatorConfig:
     # row_failure_code.
     row_failure_rate: float = 0.0
     row_failure_code: int = 500
+    # Short output: this fraction of rows (picked by hash like row failures) is silently left out of the output while
+    # the job still ends SUCCEEDED, the loss the issue "Scale and concurrency" saw; a client must notice it.
+    drop_rows_rate: float = 0.0
     # Job faults: True fails every job; a glob (or list of globs) fails jobs whose displayName matches.
     fail_jobs: bool | str | list[str] = False
     fail_jobs_code: int = 13
@@ -118,7 +121,7 @@ class EmulatorConfig:
         for name in ("queue_delay_seconds", "run_delay_seconds", "per_row_latency_seconds"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
-        for name in ("row_failure_rate", "api_error_rate"):
+        for name in ("row_failure_rate", "api_error_rate", "drop_rows_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be between 0 and 1")
         if self.chunk_rows < 1 or self.write_batch_rows < 1 or self.max_concurrent_jobs < 1 or self.max_input_rows < 0:

@@ -72,3 +72,8 @@ def job_fails(display_name: str, config: EmulatorConfig) -> bool:
         return rule
     patterns = [rule] if isinstance(rule, str) else list(rule)
     return any(fnmatch.fnmatchcase(display_name, pattern) for pattern in patterns)
+
+
+def row_dropped(request_key: str, config: EmulatorConfig) -> bool:
+    """Whether drop_rows_rate leaves this row out of the output (a short output; the same rows on every run)."""
+    return config.drop_rows_rate > 0 and unit_interval("row-dropped", config.seed, request_key) < config.drop_rows_rate

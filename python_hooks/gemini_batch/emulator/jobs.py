@@ -28,7 +28,7 @@ from gemini_batch.emulator.bigquery_io import BackgroundWriter, ImportFailure, O
 from gemini_batch.emulator.clock import now_rfc3339, parse_rfc3339, utcnow
 from gemini_batch.emulator.config import INJECTABLE_ROW_CODES, EmulatorConfig
 from gemini_batch.emulator.errors import RPC_NAME_BY_NUMBER, rpc_status
-from gemini_batch.emulator.faults import job_fails, row_fails
+from gemini_batch.emulator.faults import job_fails, row_dropped, row_fails
 from gemini_batch.emulator.request_check import BadRequest, CheckedRequest, check_request, request_key
 from gemini_batch.emulator.responders import Responder, RowError, make_responder
 from gemini_batch.emulator.store import JobStore, StoredJob
@@ -411,10 +411,14 @@ class JobRunner:
         pool = ThreadPoolExecutor(responder.concurrency) if responder.concurrency > 1 else None
         jsonl_out = isinstance(sink, gcs_io.JsonlOutputWriter)
 
+        dropped: dict[str, Any] = {}  # sentinel of a row the drop_rows_rate fault leaves out
+
         def answer(row: dict[str, Any]) -> dict[str, Any] | None:
             if self._interrupted(job.job_id, config.per_row_latency_seconds):
                 return None
             request, extra = source.split(row)
+            if config.drop_rows_rate and row_dropped(request_key(request), config):
+                return dropped  # the drop_rows_rate fault: left out of the output, the job still succeeds
             result = self._answer_row(request, config, model_id, responder, files)
             if not jsonl_out:
                 return {**row, **result}
@@ -430,11 +434,11 @@ class JobRunner:
         try:
             for page in source.iter_pages(config.chunk_rows):
                 answered = list(pool.map(answer, page)) if pool else [answer(row) for row in page]
-                rows = [r for r in answered if r is not None]
+                rows = [r for r in answered if r is not None and r is not dropped]
                 writer.put(rows)
                 failed += sum(1 for r in rows if r["status"])
                 successful += sum(1 for r in rows if not r["status"])
-                if len(rows) < len(page) or self._interrupted(job.job_id):
+                if any(r is None for r in answered) or self._interrupted(job.job_id):
                     return successful, failed, True
         finally:
             if pool:
