@@ -22,6 +22,11 @@
         'poll_initial_seconds': {'type': 'float', 'default': 10.0, 'above': 0, 'env': 'GEMINI_BATCH_POLL_INITIAL_SECONDS'},
         'poll_max_seconds': {'type': 'float', 'default': 300.0, 'above': 0, 'env': 'GEMINI_BATCH_POLL_MAX_SECONDS'},
         'max_wait_hours': {'type': 'float', 'default': 96.0, 'above': 0},
+        'max_requests_per_run': {'type': 'int', 'default': none, 'minimum': 1},
+        'max_estimated_cost_usd': {'type': 'float', 'default': none, 'minimum': 0},
+        'max_resend_share': {'type': 'float', 'default': 0.5, 'minimum': 0, 'maximum': 1},
+        'on_resend': {'type': 'str', 'default': 'warn', 'pattern': '(warn|error)', 'hint': 'must be warn or error'},
+        'max_error_ratio': {'type': 'float', 'default': none, 'minimum': 0, 'maximum': 1},
     }) }}
 {% endmacro %}
 

@@ -70,6 +70,8 @@ class HookRunner:
         summary = summarize(self.outcomes)
         if summary:
             self.progress.say(summary)
+        if self._session is not None and self.outcomes:
+            self._report()
         for error in self.errors:
             self.progress.say(f"ERROR {error}")
         if result.exception is not None:
@@ -77,6 +79,15 @@ class HookRunner:
         if not result.success or self.errors:
             return 1
         return 0
+
+    def _report(self) -> None:
+        """The end-of-run table and target/gemini_batch_results.json (spend/report.py); never fails the run."""
+        from gemini_batch.spend.report import report_run
+
+        try:
+            report_run(self._session, [o.node for o in self.outcomes])
+        except Exception as exc:  # a report must not turn a good run into a failed one
+            self.progress.say(f"could not write the run summary: {exc.__class__.__name__}: {exc}")
 
 
 def summarize(outcomes: list[NodeOutcome]) -> str:

@@ -114,6 +114,11 @@ class BatchSettings:
     poll_initial_seconds: float = setting(10.0, "first wait between job status polls", above=0, env=ENV_POLL_INITIAL_SECONDS)  # noqa: E501
     poll_max_seconds: float = setting(300.0, "longest wait between job status polls", above=0, env=ENV_POLL_MAX_SECONDS)
     max_wait_hours: float = setting(96.0, "stop waiting after this long (Vertex queues up to 72 h, runs up to 24 h)", above=0)  # noqa: E501
+    max_requests_per_run: int | None = setting(None, "stop before submitting when more requests than this would be sent (guard)", minimum=1)  # noqa: E501
+    max_estimated_cost_usd: float | None = setting(None, "stop before submitting when the estimated cost in USD is above this (guard)", minimum=0)  # noqa: E501
+    max_resend_share: float = setting(0.5, "warn (or stop, on_resend=error) when more than this share of answered keys would be re-sent", minimum=0, maximum=1)  # noqa: E501
+    on_resend: str = setting("warn", "what max_resend_share does when exceeded: warn or error", pattern="(warn|error)", hint="must be warn or error")  # noqa: E501
+    max_error_ratio: float | None = setting(None, "fail the model when failed rows / processed rows of a run is above this", minimum=0, maximum=1)  # noqa: E501
     # fmt: on
 
     @property

@@ -19,6 +19,7 @@ from gemini_batch.ledger import SUBMITTING, Ledger, LedgerEntry
 from gemini_batch.progress import Progress
 from gemini_batch.query_config import QueryDefaults
 from gemini_batch.settings import BatchSettings
+from gemini_batch.spend.guards import check_after_collection
 
 
 class BatchRunner:
@@ -64,6 +65,7 @@ class BatchRunner:
         entries = self.submit(node, settings, outcome)
         if entries:
             self.finish_jobs(node, settings, entries, outcome, wait)
+        check_after_collection(node, settings, outcome)  # max_error_ratio (spend/guards.py)
         return outcome
 
     def collect_open(self, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome, wait: bool) -> int:

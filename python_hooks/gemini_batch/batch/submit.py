@@ -21,6 +21,7 @@ from gemini_batch.batch.preflight import check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
+from gemini_batch.spend.guards import guard_before_submit
 
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
 LIST_RETRY_SECONDS = 120.0
@@ -48,6 +49,7 @@ def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome:
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return []
+    guard_before_submit(ctx, node, settings)  # spend guards (spend/guards.py): raises before any table or job
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     prefix = f"{node.alias}__batch_{stamp}_{uuid.uuid4().hex[:6]}"
     chunks = -(-pending // settings.max_requests_per_job)
