@@ -108,9 +108,11 @@ def plan_model(
     compiled_sql: str | None = None,
 ) -> ModelPlan:
     """The plan of one model: from its compiled SQL (plan command) or from m__requests as built (hook)."""
-    source = f"select * from `{node.requests_table}`"
+    # A FROM item: the table itself (bqemulator cannot bind a project-qualified table inside a derived table), or the
+    # compiled model as a derived table.
+    source = f"`{node.requests_table}`"
     if compiled_sql:
-        source = compiled_source(ctx, node, settings, compiled_sql)
+        source = f"({compiled_source(ctx, node, settings, compiled_sql)})"
     has_answers = exists(ctx, node.responses_table)
     responses = (
         f"`{node.responses_table}`"
@@ -130,7 +132,7 @@ def plan_model(
             count(distinct if(responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts,
                 requests.request_hash, null)) as retries_due,
             count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as given_up
-        from ({source}) as requests
+        from {source} as requests
         left join {responses} as responses on requests.request_hash = responses.request_hash
         """,
         node=node.unique_id,
@@ -143,7 +145,7 @@ def plan_model(
         _resent(ctx, node, plan, source, compiled_sql is not None)
     pending = f"""
         select requests.request_hash, any_value(requests.request) as request
-        from ({source}) as requests
+        from {source} as requests
         left join {responses} as responses on requests.request_hash = responses.request_hash
         where requests.request_hash is not null and {PENDING_CONDITION}
         group by requests.request_hash
@@ -191,7 +193,7 @@ def _resent(ctx: BatchContext, node: BatchNode, plan: ModelPlan, source: str, co
                     join `{node.responses_table}` as answers
                         on answers.request_hash = old_keys.request_hash and answers.status = ''
                 )) as answered_before
-            from ({source}) as new_rows
+            from {source} as new_rows
             join `{node.requests_table}` as old_rows on {on}
             join `{node.responses_table}` as old_answer
                 on old_answer.request_hash = old_rows.request_hash and old_answer.status = ''
@@ -206,7 +208,7 @@ def _resent(ctx: BatchContext, node: BatchNode, plan: ModelPlan, source: str, co
                 least(@new, countif(requests.request_hash is null)) as resent,
                 count(*) as answered_before
             from `{node.responses_table}` as answers
-            left join (select distinct request_hash from ({source})) as requests
+            left join (select distinct request_hash from {source}) as requests
                 on requests.request_hash = answers.request_hash
             where answers.status = ''
             """,
