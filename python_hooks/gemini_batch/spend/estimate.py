@@ -205,11 +205,10 @@ def _resent(ctx: BatchContext, node: BatchNode, plan: ModelPlan, source: str, co
         row = ctx.sql(
             f"""
             select
-                least(@new, countif(requests.request_hash is null)) as resent,
-                count(*) as answered_before
+                least(@new, count(distinct if(requests.request_hash is null, answers.request_hash, null))) as resent,
+                count(distinct answers.request_hash) as answered_before
             from `{node.responses_table}` as answers
-            left join (select distinct request_hash from {source}) as requests
-                on requests.request_hash = answers.request_hash
+            left join {source} as requests on requests.request_hash = answers.request_hash
             where answers.status = ''
             """,
             node=node.unique_id,
