@@ -19,6 +19,7 @@ import json
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,7 +57,16 @@ class Call:
 class CountingProxy:
     """Forward http://127.0.0.1:<port> to `upstream` (an http://127.0.0.1:<port> URL) and record the calls."""
 
-    def __init__(self, upstream: str, max_connections: int = 64, idle_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        max_connections: int = 64,
+        idle_timeout: float = 15.0,
+        inspect: Callable[[str, str, Any], None] | None = None,
+    ) -> None:
+        """`inspect(method, path, payload)` sees each decoded JSON response before the client does (the soak snapshots a
+        finished job's tables there, before the client that polled it can drop them)."""
+        self.inspect = inspect
         target = urlsplit(upstream)
         if target.scheme != "http" or target.hostname not in ("127.0.0.1", "localhost") or target.port is None:
             raise ValueError(f"the counting proxy only fronts a loopback http:// service, got {upstream!r}")
@@ -195,9 +205,12 @@ def _handler_class(proxy: CountingProxy, idle_timeout: float) -> type[BaseHTTPRe
             content_type = resp.getheader("Content-Type", "")
             if "json" in content_type and len(payload) <= INSPECT_MAX_BYTES:
                 try:
-                    fields = _interesting_fields(json.loads(_decoded(payload, resp.getheader("Content-Encoding", ""))))
+                    decoded = json.loads(_decoded(payload, resp.getheader("Content-Encoding", "")))
                 except (ValueError, OSError, zlib.error):
-                    fields = {}
+                    decoded = None
+                fields = _interesting_fields(decoded)
+                if proxy.inspect is not None and decoded is not None:
+                    proxy.inspect(self.command, self.path, decoded)
             self.send_response_only(resp.status, resp.reason)
             for key, value in resp.getheaders():
                 if key.lower() in HOP_BY_HOP:

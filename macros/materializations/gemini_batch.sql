@@ -10,55 +10,70 @@
     dbt itself never calls Vertex: the Python hook (`dbt-gemini-batch run|build`, or `dbt-gemini-batch submit` after a
     plain `dbt run`) sends the pending request hashes and merges the answers into m__responses.
     Every check that can fail on the model's rows runs here, before anything can be submitted.
+    Grants, grant_access_to, persist_docs, contracts and the wrong-type rule mirror dbt-bigquery's view and table
+    materializations (dbt/include/bigquery/macros/materializations/{view,table}.sql, relations/view/replace.sql).
 -#}
 {% materialization gemini_batch, adapter='bigquery' %}
     {%- set target_relation = this.incorporate(type='view') -%}
     {%- set requests_relation = gemini_batch._requests_relation(this) -%}
     {%- set responses_relation = gemini_batch._responses_relation(this) -%}
-    {%- set staging_view = this.incorporate(path={'identifier': this.identifier ~ '__dbt_gemini_batch_tmp'}, type='view') -%}
-    {%- set gemini_model = gemini_batch._gemini_model(config) -%}
+    {#- Settings and location first: a wrong key or value stops the model before anything is built or sent. -#}
+    {%- do gemini_batch._validate_settings(model) -%}
     {%- do gemini_batch._check_vertex_location(this) -%}
+    {%- set gemini_model = gemini_batch._gemini_model(config) -%}
+
+    {%- set grant_config = config.get('grants') -%}
+    {%- set full_refresh = should_full_refresh() -%}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- set existing_requests = adapter.get_relation(
+        database=requests_relation.database, schema=requests_relation.schema, identifier=requests_relation.identifier) -%}
+    {%- set existing_responses = adapter.get_relation(
+        database=responses_relation.database, schema=responses_relation.schema,
+        identifier=responses_relation.identifier) -%}
+    {#- A table with the model's name is only replaced under --full-refresh, as dbt-bigquery's view materialization
+        does (bigquery__handle_existing_table); checked first so that nothing is built when it fails. -#}
+    {%- if existing is not none and not existing.is_view and not full_refresh -%}
+        {{ exceptions.relation_wrong_type(existing, 'view') }}
+    {%- endif -%}
 
     {{ run_hooks(pre_hooks) }}
-    {%- do gemini_batch._validate_settings(model) -%}
 
-    {#- 1. The model's SQL as a view (scans nothing) so its column names and types can be checked first. -#}
-    {%- call statement('gemini_batch_stage') -%}
-        {{ create_view_as(staging_view, sql) }}
-    {%- endcall -%}
-    {%- set request_type = gemini_batch._check_model_columns(staging_view) -%}
+    {#- 1. The new m__requests, built once into a staging table unique to this invocation: the model's SQL runs
+           once per run, and every check below reads the built rows. -#}
+    {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model) -%}
 
     {#- 2. Reject rows that would reach Vertex broken, naming them, before m__requests changes: the hook (or a later
-           `dbt-gemini-batch submit`) only ever sees checked rows. -#}
-    {%- set request_text = 'to_json_string(request)' if request_type == 'JSON' else 'request' -%}
-    {%- set problem = gemini_batch._check_requests(staging_view, request_text) -%}
+           `dbt-gemini-batch submit`) only ever sees checked rows. Only rows that would be sent are checked (hashes
+           not answered successfully yet), so an unchanged re-run parses no JSON. With a full refresh that discards
+           the answers, every row would be sent again, so every row is checked. -#}
+    {%- set discard = full_refresh and var('gemini_batch_full_refresh_discards_responses', false) -%}
+    {%- set problem = gemini_batch._check_requests(staging_table, none if discard else existing_responses) -%}
     {%- if problem is none -%}
-        {#- 3. m__requests: the rows plus the hash that identifies an answer (Gemini model + request text). -#}
-        {%- call statement('main') -%}
-            {{ gemini_batch._create_requests_table(requests_relation, staging_view, request_text, gemini_model) }}
-        {%- endcall -%}
+        {%- do adapter.copy_table(staging_table, requests_relation, 'table') -%}
     {%- endif -%}
-    {#- SQL rather than adapter.drop_relation: bqemulator's tables.delete cannot drop a view (it issues DROP TABLE). -#}
+    {#- The staging table goes on every path that returns here; its expiration covers the ones that cannot. -#}
     {%- call statement('gemini_batch_unstage') -%}
-        drop view if exists {{ staging_view }}
+        drop table if exists {{ staging_table }}
     {%- endcall -%}
     {%- if problem is not none -%}
         {{ exceptions.raise_compiler_error(problem) }}
     {%- endif -%}
-
-    {#- 4. The persistent answer cache. -#}
-    {%- set discard = should_full_refresh() and var('gemini_batch_full_refresh_discards_responses', false) -%}
-    {%- if discard -%}
-        {{ log('gemini_batch: full refresh with gemini_batch_full_refresh_discards_responses=true: dropping '
-               ~ responses_relation ~ ' (paid answers are discarded)', info=true) }}
-        {{ adapter.drop_relation(responses_relation) }}
-    {%- endif -%}
-    {%- call statement('gemini_batch_responses') -%}
-        {{ gemini_batch._create_responses_table(responses_relation) }}
+    {#- A copy keeps the staging table's short expiration; m__requests gets the model's own table options. -#}
+    {%- call statement('gemini_batch_requests_options') -%}
+        alter table {{ requests_relation }} set {{ gemini_batch._table_options('requests') }}
     {%- endcall -%}
 
-    {#- 5. The model itself: a view joining requests to answers. A table left by another materialization is replaced. -#}
-    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {#- 3. The persistent answer cache. -#}
+    {%- if discard and existing_responses is not none -%}
+        {{ log('gemini_batch: full refresh with gemini_batch_full_refresh_discards_responses=true: dropping '
+               ~ responses_relation ~ ' (paid answers are discarded)', info=true) }}
+        {{ adapter.drop_relation(existing_responses) }}
+        {%- set existing_responses = none -%}
+    {%- endif -%}
+    {{ gemini_batch._create_responses_table(responses_relation) }}
+
+    {#- 4. The model itself: a view joining requests to answers. Only this statement asserts an enforced contract:
+           the contract describes the model's relation, not the staging steps. -#}
     {%- if existing is not none and not existing.is_view -%}
         {{ adapter.drop_relation(existing) }}
     {%- endif -%}
@@ -67,6 +82,18 @@
     {%- endcall -%}
 
     {{ run_hooks(post_hooks) }}
-    {% do persist_docs(target_relation, model) %}
+
+    {#- 5. Access and docs on all three relations: a reader of the view needs the tables too. -#}
+    {%- if config.get('grant_access_to') -%}
+        {%- for grant_target_dict in config.get('grant_access_to') -%}
+            {%- do adapter.grant_access_to(this, 'view', none, grant_target_dict) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- do apply_grants(target_relation, grant_config, should_revoke(existing is not none and existing.is_view, full_refresh_mode=True)) -%}
+    {%- do apply_grants(requests_relation, grant_config, should_revoke(existing_requests, full_refresh_mode=True)) -%}
+    {%- do apply_grants(responses_relation, grant_config, should_revoke(existing_responses, full_refresh_mode=False)) -%}
+    {%- do persist_docs(target_relation, model) -%}
+    {%- do gemini_batch._persist_table_docs(requests_relation) -%}
+    {%- do gemini_batch._persist_table_docs(responses_relation) -%}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

@@ -17,6 +17,7 @@
         'vertex_location': {'type': 'str', 'default': none, 'pattern': '(global|[a-z]+-[a-z]+[0-9]+)', 'hint': location_hint, 'env': 'GEMINI_BATCH_VERTEX_LOCATION'},
         'vertex_endpoint': {'type': 'str', 'default': none, 'pattern': '[!-~]+', 'hint': 'must be a host or URL', 'env': 'GEMINI_BATCH_VERTEX_ENDPOINT'},
         'max_requests_per_job': {'type': 'int', 'default': 200000, 'minimum': 1, 'maximum': 200000},
+        'max_jobs_in_flight_per_model': {'type': 'int', 'default': 8, 'minimum': 1},
         'max_attempts': {'type': 'int', 'default': 3, 'minimum': 1},
         'keep_job_tables': {'type': 'bool', 'default': false},
         'poll_initial_seconds': {'type': 'float', 'default': 10.0, 'above': 0, 'env': 'GEMINI_BATCH_POLL_INITIAL_SECONDS'},

@@ -6,6 +6,7 @@ dbt-gemini-batch status  [--select M ...] [--failed]    pending / in flight / fa
 dbt-gemini-batch plan    [--select M ...] [dbt flags]   what a run would send and cost; builds and submits nothing
 dbt-gemini-batch collect [--select M ...] [--wait]      merge finished jobs' answers (then `dbt run -s m+`)
 dbt-gemini-batch cancel  [--select M ...] [dbt flags]   cancel jobs in flight
+dbt-gemini-batch clean   [--select M ...] [dbt flags]   drop job tables a killed run left, and list them
 dbt-gemini-batch local up|down|status                  the local stack (BigQuery + Vertex emulators)
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from gemini_batch.session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def _add_dbt_flags(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +47,13 @@ def _flags_as_dbt_args(ns: argparse.Namespace) -> list[str]:
     return args
 
 
+def _add_interrupt_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cancel-on-interrupt", action="store_true",
+        help="Ctrl-C while waiting cancels the jobs in flight (default: they keep running; exit code 130 either way)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbt-gemini-batch", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -61,12 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-wait", action="store_true", help="submit and return; collect on a later run")
         p.add_argument("--dry-run", action="store_true", help="print the plan (`dbt-gemini-batch plan`) instead")
         p.add_argument("--allow-over-budget", action="store_true", help="let this one run pass the spend guards")
+        _add_interrupt_flag(p)
     for name, text in (
         ("submit", "submit pending requests of gemini_batch models (after a plain dbt run)"),
         ("status", "rows pending, in flight, failed (by error) and given up, and the ledger's jobs"),
         ("plan", "per model: rows, requests to send, re-sent, estimated tokens and cost; submits nothing"),
         ("collect", "merge the answers of finished jobs into m__responses"),
         ("cancel", "cancel jobs in flight"),
+        ("clean", "drop job tables a killed run left (of jobs collected or never created) and list them"),
     ):
         p = sub.add_parser(
             name,
@@ -83,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--allow-over-budget", action="store_true", help="let this run pass the spend guards")
         if name == "status":
             p.add_argument("--failed", action="store_true", help="list every failed row's key and error")
+        if name in ("collect", "submit"):
+            _add_interrupt_flag(p)
     local = sub.add_parser("local", help="the local stack: bqemulator + the Vertex AI batch emulator")
     from gemini_batch.local.cli import add_arguments
 
@@ -105,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return dry_run(dbt_rest)
         from gemini_batch.runner import HookRunner
 
-        hook = HookRunner([argv[0], *dbt_rest], wait=not ns.no_wait)
+        hook = HookRunner([argv[0], *dbt_rest], wait=not ns.no_wait, cancel_on_interrupt=ns.cancel_on_interrupt)
         code = hook.invoke()
         if not hook.outcomes and not hook.errors:
             print(f"no gemini_batch model was built by this `dbt {argv[0]}`: nothing was sent to Vertex AI")
@@ -127,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def scheduler_command(ns: argparse.Namespace) -> int:
     """submit | status | collect | cancel, from target/manifest.json and the ledger."""
     from gemini_batch.batch import BatchError, NodeOutcome
+    from gemini_batch.batch.flight import Interrupted, ModelFlight
     from gemini_batch.dbt_project import DbtFlags, ProjectError, failed_nodes, select_nodes
     from gemini_batch.ledger import LedgerError
     from gemini_batch.runner import summarize
@@ -144,27 +159,51 @@ def scheduler_command(ns: argparse.Namespace) -> int:
         runner = session.runner
         if ns.command == "status":
             return _print_status(session, nodes, failed_only=ns.failed)
-        outcomes: list[NodeOutcome] = []
-        broken = failed_nodes(flags.run_results_path)
+        if ns.command == "clean":
+            from gemini_batch.batch.clean import clean
+
+            for node in nodes:
+                dropped = clean(runner.ctx, node)
+                for table in dropped:
+                    print(f"dropped {table}")
+                progress.say(f"{node.name}: {len(dropped)} leftover job table(s) dropped")
+            return EXIT_OK
+        if ns.command == "cancel":
+            for node in nodes:
+                runner.cancel(node, session.settings(node))
+            return EXIT_OK
+        # One set of jobs in flight for all selected models: their waits overlap and the caps count them all.
+        flights = runner.flights()
+        broken = failed_nodes(flights_path := flags.run_results_path)
+        collect_only = ns.command == "collect"
         for node in nodes:
-            settings = session.settings(node)
-            if ns.command == "cancel":
-                runner.cancel(node, settings)
-                continue
             outcome = NodeOutcome(node=node.name)
-            if ns.command == "submit":
-                if node.unique_id in broken:
-                    outcome.errors.append(
-                        f"{node.name}: its last dbt run did not succeed ({flags.run_results_path}); fix and re-run "
-                        "dbt before submitting"
-                    )
-                else:
-                    outcome = runner.process(node, settings, wait=ns.wait)
-            elif not runner.collect_open(node, settings, outcome, wait=ns.wait):  # collect
+            if not collect_only and node.unique_id in broken:
+                outcome.errors.append(
+                    f"{node.name}: its last dbt run did not succeed ({flights_path}); fix and re-run "
+                    "dbt before submitting"
+                )
+                flights.models[node.unique_id] = ModelFlight(node, session.settings(node), outcome, stopped=True)
+                continue
+            flight = flights.add(node, session.settings(node), outcome, submit_new=not collect_only)
+            if collect_only and not flight.in_flight:
                 progress.say(f"{node.name}: no job to collect")
-            elif outcome.succeeded or outcome.failed:
-                progress.say(f"{node.name}: answers merged; rebuild what reads them with `dbt run -s {node.name}+`")
-            outcomes.append(outcome)
+        try:
+            if ns.wait:
+                flights.wait(cancel_on_interrupt=ns.cancel_on_interrupt)
+            elif collect_only:
+                flights.poll_once(time.monotonic())  # merge what has ended; leave the rest running
+                flights.leave_running("still running")
+            else:
+                runner.leave(flights)
+        except Interrupted as exc:
+            progress.say(str(exc))
+            return EXIT_INTERRUPTED
+        outcomes = [f.outcome for f in flights.models.values()]
+        if collect_only:
+            for o in outcomes:
+                if o.succeeded or o.failed:
+                    progress.say(f"{o.node}: answers merged; rebuild what reads them with `dbt run -s {o.node}+`")
         summary = summarize(outcomes)
         if summary:
             progress.say(summary)

@@ -109,16 +109,26 @@ def load_credentials(flags: DbtFlags) -> Any:
     from argparse import Namespace
 
     from dbt.config.runtime import load_profile
-    from dbt.flags import set_from_args
-    from dbt_common.context import set_invocation_context
+    from dbt.flags import get_flags, set_flags, set_from_args
+    from dbt_common.context import reliably_get_invocation_var, set_invocation_context
 
-    set_invocation_context(dict(os.environ))
     profiles_dir = str(flags.profiles_dir) if flags.profiles_dir else str(Path.home() / ".dbt")
+    # load_profile reads dbt's global flags, but inside a running `dbt-gemini-batch run|build` those flags belong to the
+    # dbt invocation in progress (with its project's behaviour flags): replacing them for good would make dbt fail
+    # later in the same run (e.g. a package model ref()ing another: "Flags has no attribute
+    # require_ref_searches_node_package_before_root"). So set them only for the profile load, then put them back.
+    previous_flags = get_flags()
+    previous_context = reliably_get_invocation_var().get(None)
+    set_invocation_context(dict(os.environ))
     set_from_args(Namespace(profiles_dir=profiles_dir), None)
     try:
         profile = load_profile(str(flags.project_dir), flags.vars, flags.profile, flags.target)
     except Exception as exc:  # dbt raises several error types here; all mean "fix your profile"
         raise ProjectError(f"cannot load the dbt profile (profiles dir {profiles_dir}): {exc}") from exc
+    finally:
+        set_flags(previous_flags)
+        if previous_context is not None:
+            reliably_get_invocation_var().set(previous_context)
     if profile.credentials.type != "bigquery":
         raise ProjectError(f"dbt-gemini-batch needs a BigQuery target, this one is {profile.credentials.type!r}")
     return profile.credentials

@@ -1,42 +1,61 @@
-"""`dbt-gemini-batch run|build`: dbt through dbtRunner, with the batch hook as a NodeFinished callback.
+"""`dbt-gemini-batch run|build`: dbt through dbtRunner, in phases at each batch boundary (phases.py), with the batch
+hook as a NodeFinished callback that only submits.
 
-dbt schedules a node's dependants only after the callbacks for its NodeFinished event return, so models downstream of a
-gemini_batch model see its answers in the same invocation. A callback must never raise (dbt 1.8-1.10 hang when one
-does): failures are recorded and turned into the exit code after dbt returns.
+After each phase's dbt invocation every job it submitted is waited for together and merged as it ends, so the next
+phase (models downstream of a gemini_batch model, `build`'s tests of it) sees its answers, and no dbt thread waits.
+A callback must never raise (dbt 1.8-1.10 hang when one does): failures are recorded and turned into the exit code
+after dbt returns.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import traceback
 from collections.abc import Sequence
 from typing import Any
 
 from gemini_batch.batch import NodeOutcome
+from gemini_batch.batch.flight import Flights, Interrupted
 from gemini_batch.dbt_project import MATERIALIZATION, DbtFlags
+from gemini_batch.phases import EXECUTED, Graph, phases_of, split_args
 from gemini_batch.progress import Progress
 from gemini_batch.session import Session
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
+
 
 class HookRunner:
-    def __init__(self, dbt_args: Sequence[str], wait: bool = True, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        dbt_args: Sequence[str],
+        wait: bool = True,
+        progress: Progress | None = None,
+        cancel_on_interrupt: bool = False,
+    ) -> None:
         self.dbt_args = list(dbt_args)
         self.wait = wait
+        self.cancel_on_interrupt = cancel_on_interrupt
         self.progress = progress or Progress()
         self.flags = DbtFlags.from_args(self.dbt_args)
         self.outcomes: list[NodeOutcome] = []
         self.errors: list[str] = []
         self._session: Session | None = None
+        self._flights: Flights | None = None
         self._lock = threading.Lock()
 
-    def _open_session(self, invocation_id: str) -> Session:
+    def _open_session(self, invocation_id: str) -> tuple[Session, Flights]:
         with self._lock:
             if self._session is None:
                 self._session = Session.open(self.flags, invocation_id=invocation_id, progress=self.progress)
-            return self._session
+                self._flights = self._session.runner.flights()
+            assert self._flights is not None
+            return self._session, self._flights
 
     def callback(self, event: Any) -> None:
-        """dbt event callback. Never raises."""
+        """dbt event callback: submits a built gemini_batch model's requests, never waits (see phases.py). Never
+        raises."""
         try:
             if event.info.name != "NodeFinished":
                 return
@@ -48,14 +67,12 @@ class HookRunner:
                     f"{info.node_name}: dbt did not build it ({event.data.run_result.status}); nothing sent"
                 )
                 return
-            session = self._open_session(event.info.invocation_id)
+            session, flights = self._open_session(event.info.invocation_id)
             node = session.manifest.nodes.get(info.unique_id)
             if node is None:
                 raise RuntimeError(f"{info.unique_id} is not in {self.flags.manifest_path}")
-            outcome = session.runner.process(node, session.settings(node), wait=self.wait)
-            with self._lock:
-                self.outcomes.append(outcome)
-                self.errors.extend(outcome.errors)
+            with self._lock:  # one submitter at a time: the caps count every model's jobs
+                flights.add(node, session.settings(node))
         except Exception as exc:  # a callback must not raise; see module docstring
             name = getattr(getattr(getattr(event, "data", None), "node_info", None), "node_name", "?")
             with self._lock:
@@ -63,10 +80,38 @@ class HookRunner:
             self.progress.say(f"{name}: hook failed: {exc}\n{traceback.format_exc(limit=3)}")
 
     def invoke(self) -> int:
-        """Run dbt with the hook; the exit code is dbt's, or 1 when any hook step failed."""
-        from dbt.cli.main import dbtRunner
-
-        result = dbtRunner(callbacks=[self.callback]).invoke(self.dbt_args)
+        """Run dbt with the hook, phase by phase; the exit code is dbt's, 1 when a hook step failed, 130 on Ctrl-C."""
+        command, args = self.dbt_args[0], self.dbt_args[1:]
+        phases = self._phases(command, args) if self.wait else None
+        codes: list[int] = []
+        try:
+            if phases is None:
+                codes.append(self._invoke_dbt(self.dbt_args))
+                self._finish_phase()
+            else:
+                graph, groups = phases
+                _, project, rest = split_args(args)
+                failed: set[str] = set()
+                for k, group in enumerate(groups):
+                    blocked = graph.descendants(failed)
+                    todo = [uid for uid in group if uid not in blocked]
+                    if len(todo) < len(group):
+                        self.progress.say(
+                            f"phase {k}: {len(group) - len(todo)} node(s) not run: upstream of them failed"
+                        )
+                    if not todo:
+                        continue
+                    self.progress.say(f"phase {k}: {len(todo)} node(s)")
+                    selectors = [graph.selector(uid) for uid in todo]
+                    phase_args = [command, *project, *rest, "--select", *selectors, "--indirect-selection", "empty"]
+                    codes.append(self._invoke_dbt(phase_args, failed))
+                    self._finish_phase()
+                    failed |= {f.node.unique_id for f in self._flight_models() if f.outcome.errors}
+        except Interrupted as exc:
+            self._gather()
+            self.progress.say(str(exc))
+            return EXIT_INTERRUPTED
+        self._gather()
         summary = summarize(self.outcomes)
         if summary:
             self.progress.say(summary)
@@ -74,11 +119,55 @@ class HookRunner:
             self._report()
         for error in self.errors:
             self.progress.say(f"ERROR {error}")
+        worst = max(codes, default=0)
+        if worst:
+            return worst
+        return 1 if self.errors else 0
+
+    def _flight_models(self) -> list[Any]:
+        return list(self._flights.models.values()) if self._flights else []
+
+    def _finish_phase(self) -> None:
+        """Wait for every job the phase submitted, merging each as it ends (or leave them running: --no-wait)."""
+        if self._flights is None or self._session is None:
+            return
+        if self.wait:
+            self._flights.wait(cancel_on_interrupt=self.cancel_on_interrupt)
+        else:
+            self._session.runner.leave(self._flights)
+
+    def _gather(self) -> None:
+        self.outcomes = [f.outcome for f in self._flight_models()]
+        self.errors.extend(e for o in self.outcomes for e in o.errors)
+
+    def _invoke_dbt(self, args: list[str], failed: set[str] | None = None) -> int:
+        from dbt.cli.main import dbtRunner
+
+        result = dbtRunner(callbacks=[self.callback]).invoke(args)
+        if failed is not None:
+            for item in getattr(result.result, "results", None) or []:
+                if str(getattr(item, "status", "")).lower() in FAILED_STATUSES:
+                    failed.add(item.node.unique_id)
         if result.exception is not None:
             return 2
-        if not result.success or self.errors:
-            return 1
-        return 0
+        return 0 if result.success else 1
+
+    def _phases(self, command: str, args: list[str]) -> tuple[Graph, list[list[str]]] | None:
+        """The selected nodes by phase; None when one dbt invocation does (no selected node after a batch model)."""
+        from dbt.cli.main import dbtRunner
+
+        selection, project, _ = split_args(args)
+        listed = dbtRunner().invoke(
+            ["ls", *project, *selection, "--output", "json", "--output-keys", "unique_id", "--quiet"]
+        )
+        if not listed.success or not isinstance(listed.result, list):
+            return None  # dbt will report the same problem in the real invocation
+        kinds = EXECUTED.get(command, EXECUTED["build"])
+        selected = [json.loads(line)["unique_id"] for line in listed.result]
+        selected = [uid for uid in selected if uid.startswith(kinds)]
+        graph = Graph.load(self.flags.manifest_path)
+        groups = phases_of(graph, selected)
+        return (graph, groups) if len(groups) > 1 else None
 
     def _report(self) -> None:
         """The end-of-run table and target/gemini_batch_results.json (spend/report.py); never fails the run."""

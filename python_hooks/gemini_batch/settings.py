@@ -109,6 +109,7 @@ class BatchSettings:
     vertex_location: str | None = setting(None, "Vertex AI region of the jobs (default: the target's location)", pattern=LOCATION_PATTERN, hint=LOCATION_HINT, env=ENV_VERTEX_LOCATION)  # noqa: E501
     vertex_endpoint: str | None = setting(None, "Vertex AI API host (default: Google's endpoint of the location)", pattern=NO_SPACES, hint="must be a host or URL", env=ENV_VERTEX_ENDPOINT)  # noqa: E501
     max_requests_per_job: int = setting(MAX_REQUESTS_PER_JOB, "rows per batch job (Vertex's limit is 200000)", minimum=1, maximum=MAX_REQUESTS_PER_JOB)  # noqa: E501
+    max_jobs_in_flight_per_model: int = setting(8, "batch jobs of this model running at once; more chunks wait for a place (Vertex runs 8 Gemini batch jobs at once per project)", minimum=1)  # noqa: E501
     max_attempts: int = setting(3, "a request that failed this many times is not sent again", minimum=1)
     keep_job_tables: bool = setting(False, "keep each job's input and output tables (for debugging)")
     poll_initial_seconds: float = setting(10.0, "first wait between job status polls", above=0, env=ENV_POLL_INITIAL_SECONDS)  # noqa: E501

@@ -6,6 +6,7 @@ running jobs, queue expiry, and the two forms of outputInfo.bigqueryOutputTable.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -209,14 +210,18 @@ def test_jobs_beyond_the_cap_wait_queued_and_never_run_together(
     names = [create_job(client, project, uri, f"bq://{project}.{dataset}").name for _ in range(3)]
     seen: set[int] = set()
     while True:
-        states = [client.get_batch_prediction_job(name=name).state for name in names]
-        seen.update(states)
-        assert states.count(State.JOB_STATE_RUNNING) <= 1, states
-        if all(state in FINISHED for state in states):
+        jobs = [client.get_batch_prediction_job(name=name) for name in names]
+        seen.update(job.state for job in jobs)
+        if all(job.state in FINISHED for job in jobs):
             break
         time.sleep(0.05)
     assert State.JOB_STATE_QUEUED in seen
-    assert states == [State.JOB_STATE_SUCCEEDED] * 3
+    assert [job.state for job in jobs] == [State.JOB_STATE_SUCCEEDED] * 3
+    # Never two at once: the jobs' own run intervals do not overlap (reading three states one after another could
+    # catch one job just before it ended and the next just after it started).
+    runs = sorted((job.start_time, job.end_time) for job in jobs)
+    for (_, end), (next_start, _) in itertools.pairwise(runs):
+        assert end <= next_start, runs
 
 
 def test_a_job_that_waits_past_the_queue_limit_expires(

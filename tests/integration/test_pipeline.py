@@ -236,7 +236,8 @@ def test_large_batches_are_split_into_jobs_of_max_requests_per_job(demo: DemoPro
     demo.gb("run", "--select", "+review_insights_small_jobs")
     prompts = distinct_prompts(demo)
     jobs = demo.ledger()
-    assert sorted(j["request_count"] for j in jobs) == sorted([100] * (prompts // 100) + [prompts % 100])
+    counts = [j["request_count"] for j in jobs]  # hash buckets (batch/submit.py): none above the limit, none lost
+    assert len(counts) == -(-prompts * 11 // 1000) and max(counts) <= 100 and sum(counts) == prompts
     assert all(j["state"] == "JOB_STATE_SUCCEEDED" for j in jobs)
     assert demo.scalar("select countif(status != '' or status is null) from `{ds}.review_insights_small_jobs`") == 0
 

@@ -108,3 +108,22 @@ def test_failed_nodes_from_run_results(tmp_path: Path) -> None:
         )
     )
     assert failed_nodes(path) == {"model.x.a"}
+
+
+def test_loading_credentials_inside_a_dbt_run_keeps_that_runs_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The callback loads the profile while dbt is still running: dbt's global flags (with the project's behaviour
+    flags) must survive it, or dbt fails later in the same run (a package model ref()ing another one)."""
+    from dbt.flags import get_flags, set_flags
+
+    from gemini_batch.dbt_project import load_credentials
+
+    project = Path(__file__).resolve().parents[2] / "integration_tests"
+    monkeypatch.setenv("GEMINI_BATCH_BQ_PORT", "9050")
+    running = object()
+    set_flags(running)
+    try:
+        credentials = load_credentials(DbtFlags(project_dir=project, profiles_dir=project, target="local"))
+        assert credentials.type == "bigquery"
+        assert get_flags() is running
+    finally:
+        set_flags(None)

@@ -1,22 +1,31 @@
-{#- Pre-submission check of every row of m__requests. Vertex accepts a job whatever its rows hold and fails bad rows
-    one by one hours later (or the whole import), so broken rows are stopped here with their keys and the reason. -#}
-{#- Returns the error message, or none when every row is fine. -#}
-{% macro _check_requests(staged_relation, request_text) %}
+{#- Pre-submission check of the rows of the new m__requests that would be sent. Vertex accepts a job whatever its
+    rows hold and fails bad rows one by one hours later (or the whole import), so broken rows are stopped here with
+    their keys and the reason. Rows whose hash m__responses already answered successfully are never sent again, so
+    they are not checked: an unchanged re-run does no JSON work. Returns the error message, or none. -#}
+{% macro _check_requests(staged_table, responses_relation) %}
     {%- set sample_size = 5 -%}
     {#- _gemini_batch_parsed: canonical JSON text, or NULL when the request is not JSON. The checks read STRING, whose
-        JSON functions return STRING on BigQuery and bqemulator alike. -#}
+        JSON functions return STRING on BigQuery and bqemulator alike. wide_number_mode 'round': Vertex reads a
+        number that has no exact double (e.g. 0.1000000000000000055511) as the nearest one; BigQuery's default
+        'exact' mode would reject it, and SAFE. would turn that into "not valid JSON". -#}
     {%- set query -%}
-        with parsed as (
+        with candidates as (
+            select staged.*
+            from {{ staged_table }} as staged
+            where {{ gemini_batch._not_answered('staged', responses_relation) }}
+        ),
+
+        parsed as (
             select
                 *,
-                to_json_string(safe.parse_json({{ request_text }})) as _gemini_batch_parsed
-            from {{ staged_relation }}
+                to_json_string(safe.parse_json(request, wide_number_mode => 'round')) as _gemini_batch_parsed
+            from candidates
         ),
 
         checked as (
             select
                 * except (_gemini_batch_parsed),
-                {{ gemini_batch._request_problem(request_text, '_gemini_batch_parsed') }} as _gemini_batch_problem
+                {{ gemini_batch._request_problem('request', '_gemini_batch_parsed') }} as _gemini_batch_problem
             from parsed
         )
 
@@ -30,7 +39,9 @@
     {%- set result = run_query(query) -%}
     {%- if result.rows | length > 0 -%}
         {%- set lines = [] -%}
-        {%- set key_names = result.column_names[1:] | reject('equalto', '_gemini_batch_problem') | list -%}
+        {%- set columns = result.column_names[1:] | reject('equalto', '_gemini_batch_problem') | list -%}
+        {#- The model's own key columns name the row; request_hash only when the model selects nothing else. -#}
+        {%- set key_names = (columns | reject('equalto', 'request_hash') | list) or columns -%}
         {%- for row in result.rows -%}
             {%- set keys = [] -%}
             {%- for name in key_names[:4] -%}
@@ -46,9 +57,31 @@
     {{ return(none) }}
 {% endmacro %}
 
+{#- A SQL condition: the row's hash has no successful answer in m__responses (true when there is none yet). -#}
+{% macro _not_answered(alias, responses_relation) %}
+    {%- if responses_relation is none -%}
+        true
+    {%- else -%}
+        not exists (
+            select 1
+            from {{ responses_relation }} as answered
+            where answered.request_hash = {{ alias }}.request_hash and answered.status = ''
+        )
+    {%- endif -%}
+{% endmacro %}
+
 {#- A SQL expression: NULL when the request is a usable GenerateContentRequest, else why not. The structural checks
-    read `parsed`, the request as canonical JSON text (NULL when malformed), so malformed text never raises in them. -#}
+    read `parsed`, the request as canonical JSON text (NULL when malformed), so malformed text never raises in them.
+    What Vertex accepts (API reference, GenerateContentRequest and Content): `role` is optional ("can be left blank or
+    unset"); fields may be camelCase or the proto's snake_case (proto JSON), so cached_content is cachedContent too;
+    batch reads only gs:// and public YouTube URIs in fileData ("Only public YouTube or Cloud Storage URIs are
+    supported in the fileData or file_data field", GoogleCloudPlatform/generative-ai
+    gemini/batch-prediction/intro_batch_prediction.ipynb); an empty text part is refused per row. -#}
 {% macro _request_problem(request_text, parsed) %}
+    {%- set parts -%}
+        unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content,
+        unnest({{ gemini_batch._json_list('content', '$.parts') }}) as part
+    {%- endset -%}
     case
         when {{ request_text }} is null
             then 'request is NULL (is the prompt or a file URI NULL?)'
@@ -61,7 +94,7 @@
         when exists (
             select 1
             from unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content
-            where coalesce(json_value(content, '$.role'), '') not in ('user', 'model')
+            where coalesce(nullif(json_value(content, '$.role'), ''), 'user') not in ('user', 'model')
         )
             then 'a `contents` entry has a role other than user or model'
         when exists (
@@ -70,7 +103,22 @@
             where coalesce(array_length({{ gemini_batch._json_list('content', '$.parts') }}), 0) = 0
         )
             then 'a `contents` entry has no parts'
-        when json_query({{ parsed }}, '$.cachedContent') is not null
+        when exists (
+            select 1
+            from {{ parts }}
+            where json_value(part, '$.text') = ''
+        )
+            then 'a text part is empty (is the prompt an empty string?)'
+        when exists (
+            select 1
+            from {{ parts }}
+            where not regexp_contains(
+                coalesce(json_value(part, '$.fileData.fileUri'), json_value(part, '$.file_data.file_uri'), 'gs://'),
+                r'^(gs://|https://(www\.|m\.)?youtube\.com/|https://youtu\.be/)'
+            )
+        )
+            then 'a fileData URI is neither gs:// nor a public YouTube URL (batch jobs read only those)'
+        when json_query({{ parsed }}, '$.cachedContent') is not null or json_query({{ parsed }}, '$.cached_content') is not null
             then '`cachedContent` is not supported by batch prediction'
     end
 {% endmacro %}

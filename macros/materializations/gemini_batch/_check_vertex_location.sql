@@ -8,11 +8,7 @@
 {% macro _check_vertex_location(model_relation) %}
     {%- if execute -%}
         {%- set job_location = (
-            config.get('meta', {}).get('vertex_location')
-            or config.get('vertex_location')
-            or env_var('GEMINI_BATCH_VERTEX_LOCATION', '')
-            or target.location
-            or 'us-central1'
+            gemini_batch._setting_value(config, 'vertex_location') or target.location or 'us-central1'
         ) | lower -%}
         {%- if job_location in ['us', 'eu'] -%}
             {{ exceptions.raise_compiler_error(

@@ -60,7 +60,9 @@ def collect(
         f"{counts.get('succeeded', 0)} answered, {counts.get('failed', 0)} failed rows"
         + (f"; error: {error}" if error else "")
     )
-    if state not in SUCCESS_STATES:
+    # A cancelled job was stopped on purpose (`cancel`, --cancel-on-interrupt, the console): what it wrote is merged
+    # above and its other rows stay pending; not an error. (w2-submit: one-line change, the collect helper owns this.)
+    if state not in SUCCESS_STATES and state != "JOB_STATE_CANCELLED":
         outcome.errors.append(
             f"{node.name}: batch job {short} ended {state.removeprefix('JOB_STATE_')}"
             + (f": {error}" if error else "")

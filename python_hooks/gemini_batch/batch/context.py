@@ -14,6 +14,13 @@ from gemini_batch.query_config import QueryDefaults
 from gemini_batch.settings import BatchSettings
 
 JobClientFactory = Callable[[BatchSettings, str], aiplatform_v1.JobServiceClient]
+# Every BigQuery API call is bounded: each HTTP request times out, and google-cloud-bigquery's own retry (transient
+# errors and dropped connections) stops after BQ_RETRY_SECONDS instead of its default 600 s, so an unreachable service
+# ends a command within a minute. Query jobs themselves may run long: result() waits up to QUERY_SECONDS.
+BQ_REQUEST_SECONDS = 30.0
+BQ_RETRY_SECONDS = 45.0
+QUERY_SECONDS = 3600.0
+BQ_RETRY = bigquery.DEFAULT_RETRY.with_timeout(BQ_RETRY_SECONDS)
 
 
 class BatchContext:
@@ -54,5 +61,7 @@ class BatchContext:
             bigquery.ScalarQueryParameter(name, "INT64" if isinstance(v, int) else "STRING", v)
             for name, v in params.items()
         ]
-        job = self.bq.query(sql, job_config=self.query_defaults.config(qparams, node=node))
-        return list(job.result(timeout=3600))
+        job = self.bq.query(
+            sql, job_config=self.query_defaults.config(qparams, node=node), retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS
+        )
+        return list(job.result(timeout=QUERY_SECONDS, retry=BQ_RETRY))

@@ -10,16 +10,15 @@ from google.cloud import aiplatform_v1, bigquery
 from gemini_batch.batch import cancel as cancel_step
 from gemini_batch.batch import collect as collect_step
 from gemini_batch.batch import plan
-from gemini_batch.batch import submit as submit_step
 from gemini_batch.batch import wait as wait_step
-from gemini_batch.batch.common import TERMINAL_STATES, NodeOutcome
+from gemini_batch.batch.common import NodeOutcome
 from gemini_batch.batch.context import BatchContext, JobClientFactory
+from gemini_batch.batch.flight import Flights
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.ledger import SUBMITTING, Ledger, LedgerEntry
+from gemini_batch.ledger import Ledger, LedgerEntry
 from gemini_batch.progress import Progress
 from gemini_batch.query_config import QueryDefaults
 from gemini_batch.settings import BatchSettings
-from gemini_batch.spend.guards import check_after_collection
 
 
 class BatchRunner:
@@ -57,52 +56,53 @@ class BatchRunner:
     def invocation_id(self) -> str:
         return self.ctx.invocation_id
 
-    def process(self, node: BatchNode, settings: BatchSettings, wait: bool = True) -> NodeOutcome:
-        """Resume, submit, and (when wait) poll and collect every job of one model."""
-        outcome = NodeOutcome(node=node.name)
-        if self.collect_open(node, settings, outcome, wait) and outcome.still_running:
-            return outcome  # --no-wait with jobs still in flight: never submit the same rows again
-        entries = self.submit(node, settings, outcome)
-        if entries:
-            self.finish_jobs(node, settings, entries, outcome, wait)
-        check_after_collection(node, settings, outcome)  # max_error_ratio (spend/guards.py)
-        return outcome
+    def flights(self, project_cap: int | None = None) -> Flights:
+        """A new set of jobs in flight for this invocation (see flight.py): add models, then wait once for all."""
+        return Flights(self.ctx, project_cap=project_cap, sleep=self.sleep)
 
-    def collect_open(self, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome, wait: bool) -> int:
-        """Finish what earlier runs left: jobs in the ledger not yet collected. Returns how many there were."""
-        open_jobs = self.ledger.uncollected(node.unique_id)
-        if open_jobs:
-            self.progress.say(f"{node.name}: {len(open_jobs)} job(s) from an earlier run not collected yet, resuming")
-            self.finish_jobs(node, settings, open_jobs, outcome, wait)
-        return len(open_jobs)
+    def process(
+        self, node: BatchNode, settings: BatchSettings, wait: bool = True, cancel_on_interrupt: bool = False
+    ) -> NodeOutcome:
+        """Resume, submit, and (when wait) poll and collect every job of one model, each merged as soon as it ends."""
+        flights = self.flights()
+        flight = flights.add(node, settings)
+        if wait:
+            flights.wait(cancel_on_interrupt=cancel_on_interrupt)
+        else:
+            self.leave(flights)
+        return flight.outcome
 
-    def finish_jobs(
+    def leave(self, flights: Flights) -> None:
+        """--no-wait: the jobs go on; buckets not submitted yet (over the caps) go out with a later run."""
+        flights.leave_running("--no-wait")
+        for flight in flights.models.values():
+            if flight.queued:
+                self.progress.say(
+                    f"{flight.node.name}: {flight.queued} more chunk(s) wait for a place under "
+                    "max_jobs_in_flight_per_model; a later run submits them once these jobs are collected"
+                )
+
+    def collect_open(
         self,
         node: BatchNode,
         settings: BatchSettings,
-        entries: list[LedgerEntry],
         outcome: NodeOutcome,
         wait: bool,
-    ) -> None:
-        for entry in entries:
-            if entry.state == SUBMITTING:
-                submit_step.recover_submitting(self.ctx, settings, entry)
-        jobs = [e for e in entries if e.job_name]
-        states = self.wait(node, settings, jobs) if wait else {e.job_name: self.get_job(settings, e) for e in jobs}
-        for entry in jobs:
-            job = states[entry.job_name]
-            state = job.state.name
-            if state not in TERMINAL_STATES:
-                outcome.still_running.append(entry.job_name or "")
-                self.ledger.update(entry, state=state)
-                continue
-            self.collect(node, settings, entry, job, outcome)
+        cancel_on_interrupt: bool = False,
+    ) -> int:
+        """Finish what earlier runs left: jobs in the ledger not yet collected. Returns how many there were."""
+        flights = self.flights()
+        flight = flights.add(node, settings, outcome, submit_new=False)
+        found = len(flight.in_flight)
+        if wait:
+            flights.wait(cancel_on_interrupt=cancel_on_interrupt)
+        else:
+            flights.poll_once(time.monotonic())
+            flights.leave_running("still running")
+        return found
 
     def pending_counts(self, node: BatchNode, settings: BatchSettings) -> tuple[int, int]:
         return plan.pending_counts(self.ctx, node, settings)
-
-    def submit(self, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome) -> list[LedgerEntry]:
-        return submit_step.submit(self.ctx, node, settings, outcome)
 
     def get_job(self, settings: BatchSettings, entry: LedgerEntry) -> aiplatform_v1.BatchPredictionJob:
         return wait_step.get_job(self.ctx, settings, entry)

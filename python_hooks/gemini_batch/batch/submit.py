@@ -1,4 +1,5 @@
-"""Step 3: write job input tables of at most max_requests_per_job rows and create one Vertex batch job per table.
+"""Step 3: split the pending hashes into hash buckets of at most max_requests_per_job, write one job input table per
+bucket and create one Vertex batch job per table (the flight module decides when: within the in-flight caps).
 
 Creating a job is not idempotent: when create fails in transit the job may exist anyway. Every job therefore gets a
 ledger row before create, and a label that finds it again; a transient failure, or a run that died around create,
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import uuid
+from dataclasses import dataclass, field
 
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
@@ -29,7 +32,6 @@ LIST_RETRY_SECONDS = 120.0
 # queues a batch job up to 72 h and runs it up to 24 h (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/
 # batch-prediction-gemini), so 5 days; collect drops it anyway once the answers are merged.
 INPUT_TABLE_DAYS = 5
-STAGING_TABLE_DAYS = 1  # dropped at the end of submit; the expiration only covers a crash in between
 INPUT_LABEL = "gemini_batch_input"
 
 
@@ -37,7 +39,49 @@ def _expiring(days: int) -> str:
     return f"options (expiration_timestamp = timestamp_add(current_timestamp(), interval {days:d} day))"
 
 
-def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome) -> list[LedgerEntry]:
+@dataclass
+class ChunkPlan:
+    """How one submission splits a model's pending hashes: bucket b of n holds the hashes whose fingerprint is b mod n.
+
+    No global sort: a bucket is a pure function of request_hash, so every chunk's input table is written by one
+    filtered scan, and a chunk written late (after the jobs in flight leave room) holds exactly the hashes it would
+    have held at once. Buckets are disjoint, so no hash is ever in two jobs of one submission.
+    """
+
+    prefix: str
+    n_buckets: int
+    sizes: dict[int, int]  # bucket -> pending hashes in it (empty buckets are left out)
+    queued: list[int] = field(default_factory=list)  # buckets not submitted yet, in order
+
+    @property
+    def pending(self) -> int:
+        return sum(self.sizes.values())
+
+
+def bucket_count(pending: int, max_requests_per_job: int) -> int:
+    """ceil(pending * 1.1 / max): 10% headroom so that a hash bucket of uneven size rarely exceeds the job limit."""
+    return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
+
+
+# mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
+# mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
+BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
+
+
+def _pending_from(node: BatchNode) -> str:
+    return f"""
+        from `{node.requests_table}` as requests
+        left join `{node.responses_table}` as responses
+            on requests.request_hash = responses.request_hash
+        -- a NULL hash means a NULL request, which the materialization's check stops; never send one
+        where requests.request_hash is not null and {PENDING_CONDITION}"""
+
+
+def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome) -> ChunkPlan | None:
+    """Count pending hashes per bucket (one aggregate, no sort); more buckets while one exceeds max_requests_per_job.
+
+    None when nothing is pending. Checked before any table is written or job created.
+    """
     check_location(ctx, node, settings)  # before any table is built or job created
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
@@ -48,55 +92,69 @@ def submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome:
         )
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
-        return []
+        return None
     guard_before_submit(ctx, node, settings)  # spend guards (spend/guards.py): raises before any table or job
+    n_buckets = bucket_count(pending, settings.max_requests_per_job)
+    while True:
+        rows = ctx.sql(
+            f"""
+            select bucket, count(*) as n
+            from (
+                select distinct requests.request_hash, {BUCKET_SQL} as bucket
+                {_pending_from(node)}
+            )
+            group by bucket
+            """,
+            node=node.unique_id,
+            n_buckets=n_buckets,
+            max_attempts=settings.max_attempts,
+        )
+        sizes = {int(r["bucket"]): int(r["n"]) for r in rows if int(r["n"])}
+        if max(sizes.values(), default=0) <= settings.max_requests_per_job:
+            break
+        n_buckets += max(1, n_buckets // 4)  # an unlucky split: re-bucket with more, smaller buckets
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    prefix = f"{node.alias}__batch_{stamp}_{uuid.uuid4().hex[:6]}"
-    chunks = -(-pending // settings.max_requests_per_job)
-    ctx.progress.say(f"{node.name}: {pending} request(s) pending -> {chunks} batch job(s) on {settings.gemini_model}")
-    staging = f"{node.dataset}.{prefix}_pending"
+    plan = ChunkPlan(
+        prefix=f"{node.dataset}.{node.alias}__batch_{stamp}_{uuid.uuid4().hex[:6]}",
+        n_buckets=n_buckets,
+        sizes=sizes,
+        queued=sorted(sizes),
+    )
+    ctx.progress.say(
+        f"{node.name}: {plan.pending} request(s) pending -> {len(sizes)} batch job(s) on {settings.gemini_model}"
+    )
+    return plan
+
+
+def submit_chunk(
+    ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ChunkPlan, outcome: NodeOutcome
+) -> LedgerEntry:
+    """Write the next queued bucket's input table (once, straight from the pending rows) and create its job."""
+    bucket = plan.queued.pop(0)
+    input_table = f"{plan.prefix}_{bucket:03d}"
     ctx.sql(
         f"""
-        create table `{staging}`
-        {_expiring(STAGING_TABLE_DAYS)}
-        as
-        select
-            request_hash,
-            request,
-            -- floor(x / n) rather than div(x, n): bqemulator 1.4 evaluates DIV over a window wrongly.
-            cast(floor((row_number() over (order by request_hash) - 1) / @chunk_rows) as int64) as chunk
-        from (
-            select requests.request_hash, any_value(requests.request) as request
-            from `{node.requests_table}` as requests
-            left join `{node.responses_table}` as responses
-                on requests.request_hash = responses.request_hash
-            -- a NULL hash means a NULL request, which the materialization's check stops; never send one
-            where requests.request_hash is not null and {PENDING_CONDITION}
-            group by requests.request_hash
-        )
+        create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as
+        select requests.request_hash, any_value(requests.request) as request
+        {_pending_from(node)} and {BUCKET_SQL} = @bucket
+        group by requests.request_hash
         """,
         node=node.unique_id,
-        chunk_rows=settings.max_requests_per_job,
+        n_buckets=plan.n_buckets,
+        bucket=bucket,
         max_attempts=settings.max_attempts,
     )
-    entries = []
-    try:
-        for chunk in range(chunks):
-            input_table = f"{node.dataset}.{prefix}_{chunk:03d}"
-            ctx.sql(
-                f"create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as "
-                f"select request_hash, request from `{staging}` where chunk = @chunk",
-                node=node.unique_id,
-                chunk=chunk,
-            )
-            count = int(ctx.sql(f"select count(*) as n from `{input_table}`", node=node.unique_id)[0]["n"])
-            entry = create_job(ctx, node, settings, input_table, count)
-            entries.append(entry)
-            outcome.jobs.append(entry.job_name or "")
-            outcome.submitted_requests += count
-    finally:
-        ctx.bq.delete_table(staging, not_found_ok=True)
-    return entries
+    count = int(ctx.sql(f"select count(*) as n from `{input_table}`", node=node.unique_id)[0]["n"])
+    if count > settings.max_requests_per_job:  # cannot happen unless rows were added since the plan; never send it
+        ctx.bq.delete_table(input_table, not_found_ok=True)
+        raise BatchError(
+            f"{node.name}: chunk {input_table} has {count} requests, more than max_requests_per_job="
+            f"{settings.max_requests_per_job}; the model's rows changed during submission, run again"
+        )
+    entry = create_job(ctx, node, settings, input_table, count)
+    outcome.jobs.append(entry.job_name or "")
+    outcome.submitted_requests += count
+    return entry
 
 
 def job_body(

@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default=None, help="persist tables here (default: in memory)")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
+    from gemini_batch.local import bqemulator_options  # ALTER TABLE SET OPTIONS with labels/expressions (see there)
 
+    bqemulator_options.install()
     install_spatial_extension()
     permit_wildcard_upload_content_type()
     set_default_dataset_location(args.location)

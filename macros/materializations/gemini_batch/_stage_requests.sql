@@ -1,0 +1,36 @@
+{#- Builds the new m__requests once into a staging table of this invocation and returns it. The model's SQL is first
+    made a view (scans nothing) so its columns can be checked before anything runs, then executed exactly once by the
+    CREATE TABLE AS. Staging relations are raw DDL, not create_view_as/create_table_as: those assert an enforced
+    contract, which describes the model's final view, not these. -#}
+{% macro _stage_requests(model_relation, model_sql, gemini_model) %}
+    {%- set staging_view = gemini_batch._staging_relation(model_relation, 'view') -%}
+    {%- set staging_table = gemini_batch._staging_relation(model_relation, 'table') -%}
+    {%- set sql_header = config.get('sql_header', none) -%}
+    {%- call statement('gemini_batch_stage_view') -%}
+        {{ sql_header if sql_header is not none }}
+        create or replace view {{ staging_view }}
+        options (expiration_timestamp = {{ gemini_batch._staging_expiration() }})
+        as {{ model_sql }}
+    {%- endcall -%}
+    {%- set columns = gemini_batch._check_model_columns(staging_view) -%}
+    {%- if columns.problem is none -%}
+        {#- JSON is stored as its JSON text: what the hook sends and what the hash covers. -#}
+        {%- set request_text = 'to_json_string(staged.request)' if columns.request_type == 'JSON' else 'staged.request' -%}
+        {%- call statement('main') -%}
+            {{ gemini_batch._create_requests_table(staging_table, staging_view, request_text, gemini_model) }}
+        {%- endcall -%}
+    {%- endif -%}
+    {#- SQL rather than adapter.drop_relation: bqemulator's tables.delete cannot drop a view (it issues DROP TABLE). -#}
+    {%- call statement('gemini_batch_drop_stage_view') -%}
+        drop view if exists {{ staging_view }}
+    {%- endcall -%}
+    {%- if columns.problem is not none -%}
+        {{ exceptions.raise_compiler_error(columns.problem) }}
+    {%- endif -%}
+    {{ return(staging_table) }}
+{% endmacro %}
+
+{#- Staging relations outlive one materialization by far; the expiration removes any left by a crash. -#}
+{% macro _staging_expiration() %}
+    {{- return('timestamp_add(current_timestamp(), interval 1 day)') -}}
+{% endmacro %}

@@ -1,0 +1,222 @@
+"""The jobs of one invocation in flight: submit within the caps, merge each job as soon as it ends, submit the next.
+
+Why one object for the whole invocation rather than a loop per model: a wait must never hold a dbt thread (the
+runner's phases call `add` from dbt's callback, which only submits, and `wait` after dbt returns), and the project
+cap is shared by every model. Per model the steps are those of the package docstring:
+  1. jobs an earlier run left uncollected are adopted first; new work is planned only once they are merged, so a hash
+     in flight is never sent again;
+  2. the pending hashes are split into hash buckets (submit.plan_chunks) and queued;
+  3. a bucket is written and submitted while the model has fewer than max_jobs_in_flight_per_model jobs in flight and
+     the invocation fewer than the project cap;
+  4. each job is merged (collect) as soon as it ends, which frees a place for the next bucket.
+The default caps follow Vertex's documented limit of 8 concurrent Gemini batch prediction jobs (cloud.google.com/
+vertex-ai/generative-ai/docs/quotas, "Concurrent batch prediction request limits": Gemini models 8; more jobs are
+queued by Vertex, not refused, so a higher cap only queues on Google's side).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from google.cloud import aiplatform_v1
+
+from gemini_batch.batch import collect as collect_step
+from gemini_batch.batch import submit as submit_step
+from gemini_batch.batch.common import TERMINAL_STATES, BatchError, NodeOutcome
+from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.wait import get_job
+from gemini_batch.dbt_project import BatchNode
+from gemini_batch.ledger import SUBMITTING, LedgerEntry
+from gemini_batch.settings import BatchSettings
+from gemini_batch.spend.guards import check_after_collection
+
+VERTEX_CONCURRENT_GEMINI_JOBS = 8  # see the module docstring for the source
+ENV_MAX_JOBS_IN_FLIGHT = "GEMINI_BATCH_MAX_JOBS_IN_FLIGHT"
+
+
+def project_cap_from_env(env: dict[str, str] | None = None) -> int:
+    """The per-invocation cap on jobs in flight over all models (GEMINI_BATCH_MAX_JOBS_IN_FLIGHT, default 8)."""
+    raw = (os.environ if env is None else env).get(ENV_MAX_JOBS_IN_FLIGHT, "").strip()
+    if not raw:
+        return VERTEX_CONCURRENT_GEMINI_JOBS
+    if not raw.isdigit() or int(raw) < 1:
+        raise BatchError(f"{ENV_MAX_JOBS_IN_FLIGHT}={raw!r} must be a whole number of at least 1")
+    return int(raw)
+
+
+class Interrupted(Exception):
+    """Ctrl-C while waiting: the jobs were left running (or cancelled when asked); the message says what to do."""
+
+
+@dataclass
+class ModelFlight:
+    node: BatchNode
+    settings: BatchSettings
+    outcome: NodeOutcome
+    in_flight: list[LedgerEntry] = field(default_factory=list)
+    plan: submit_step.ChunkPlan | None = None
+    planned: bool = False
+    stopped: bool = False  # an error: submit nothing more for this model in this invocation
+    checked: bool = False  # max_error_ratio applied once all of the model's jobs were merged
+
+    @property
+    def queued(self) -> int:
+        return len(self.plan.queued) if self.plan else 0
+
+
+class Flights:
+    def __init__(
+        self,
+        ctx: BatchContext,
+        project_cap: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.ctx = ctx
+        self.project_cap = project_cap or project_cap_from_env()
+        self.sleep = sleep
+        self.models: dict[str, ModelFlight] = {}
+
+    # -- submission --------------------------------------------------------------------------------------------
+    def add(
+        self, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome | None = None, submit_new: bool = True
+    ) -> ModelFlight:
+        """Adopt the model's uncollected jobs, and (submit_new) plan and submit its pending requests within the caps,
+        once the adopted jobs are merged. Never waits."""
+        flight = ModelFlight(node, settings, outcome or NodeOutcome(node=node.name), planned=not submit_new)
+        self.models[node.unique_id] = flight
+        open_jobs = self.ctx.ledger.uncollected(node.unique_id)
+        if open_jobs:
+            self.ctx.progress.say(
+                f"{node.name}: {len(open_jobs)} job(s) from an earlier run not collected yet, resuming"
+            )
+        for entry in open_jobs:
+            if entry.state == SUBMITTING:
+                submit_step.recover_submitting(self.ctx, settings, entry)
+            if entry.job_name:
+                flight.in_flight.append(entry)
+        self.pump()
+        return flight
+
+    def in_flight(self) -> int:
+        return sum(len(f.in_flight) for f in self.models.values())
+
+    def pump(self) -> None:
+        """Plan models whose earlier jobs are all merged; submit queued buckets while both caps leave room."""
+        for flight in self.models.values():
+            if flight.stopped:
+                continue
+            try:
+                if not flight.planned and not flight.in_flight:
+                    flight.planned = True
+                    flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
+                while (
+                    flight.plan
+                    and flight.plan.queued
+                    and len(flight.in_flight) < flight.settings.max_jobs_in_flight_per_model
+                    and self.in_flight() < self.project_cap
+                ):
+                    entry = submit_step.submit_chunk(
+                        self.ctx, flight.node, flight.settings, flight.plan, flight.outcome
+                    )
+                    flight.in_flight.append(entry)
+            except BatchError as exc:
+                flight.stopped = True
+                flight.outcome.errors.append(str(exc))
+                self.ctx.progress.say(f"ERROR {exc}")
+
+    # -- waiting -----------------------------------------------------------------------------------------------
+    def poll_once(self, started: float) -> None:
+        """Read every job in flight once; merge those that ended, then submit what their places allow."""
+        for flight in self.models.values():
+            for entry in list(flight.in_flight):
+                job = get_job(self.ctx, flight.settings, entry)
+                self._report(flight, entry, job, started)
+                if job.state.name in TERMINAL_STATES:
+                    flight.in_flight.remove(entry)
+                    try:
+                        collect_step.collect(self.ctx, flight.node, flight.settings, entry, job, flight.outcome)
+                    except BatchError as exc:
+                        flight.outcome.errors.append(str(exc))
+        self.pump()
+        for flight in self.models.values():
+            # every job of the model merged: max_error_ratio over what this run collected (spend/guards.py)
+            if flight.planned and not flight.in_flight and not flight.queued and not flight.checked:
+                flight.checked = True
+                check_after_collection(flight.node, flight.settings, flight.outcome)
+
+    def _report(
+        self, flight: ModelFlight, entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob, started: float
+    ) -> None:
+        stats = job.completion_stats
+        detail = f"{entry.request_count} requests"
+        if stats and (stats.successful_count or stats.failed_count):
+            detail += f", {stats.successful_count} ok / {stats.failed_count} failed"
+        if flight.queued:
+            detail += f"; {flight.queued} more job(s) queued"
+        self.ctx.progress.job_state(flight.node.name, entry.job_name or "", job.state.name, started, detail)
+
+    def busy(self) -> bool:
+        return any(f.in_flight or (f.queued and not f.stopped) for f in self.models.values())
+
+    def wait(self, cancel_on_interrupt: bool = False) -> None:
+        """Poll with backoff until every job has ended and been merged and nothing is queued, or max_wait_hours.
+
+        Ctrl-C stops the wait at once and leaves the jobs running (cancels them with cancel_on_interrupt), then
+        raises Interrupted with what to do next.
+        """
+        if not self.models:
+            return
+        started = time.monotonic()
+        hours = max(f.settings.max_wait_hours for f in self.models.values())
+        deadline = started + hours * 3600
+        delay = min(f.settings.poll_initial_seconds for f in self.models.values())
+        ceiling = max(f.settings.poll_max_seconds for f in self.models.values())
+        try:
+            while True:
+                self.poll_once(started)
+                if not self.busy():
+                    return
+                if time.monotonic() > deadline:
+                    self.leave_running(f"stopped waiting after {hours} h")
+                    return
+                self.sleep(delay)
+                delay = min(delay * 1.5, ceiling)
+        except KeyboardInterrupt:
+            raise Interrupted(self.interrupted(cancel_on_interrupt)) from None
+
+    def leave_running(self, why: str) -> None:
+        """Record the jobs still in flight in the outcomes and say how to pick them up."""
+        for flight in self.models.values():
+            for entry in flight.in_flight:
+                flight.outcome.still_running.append(entry.job_name or "")
+            if flight.in_flight:
+                self.ctx.progress.say(
+                    f"{flight.node.name}: {why}; {len(flight.in_flight)} job(s) go on. Collect them later with "
+                    f"`dbt-gemini-batch collect --select {flight.node.name}`"
+                )
+
+    def interrupted(self, cancel: bool) -> str:
+        names = [f.node.name for f in self.models.values() if f.in_flight]
+        if not names:
+            return "interrupted; no job was in flight"
+        select = " ".join(names)
+        if not cancel:
+            self.leave_running("interrupted")
+            return (
+                f"interrupted: the batch jobs of {select} keep running on Vertex AI. Merge their answers later with "
+                f"`dbt-gemini-batch collect --select {select}` (add --wait to wait for them), or stop them with "
+                f"`dbt-gemini-batch cancel --select {select}`"
+            )
+        cancelled = 0
+        for flight in self.models.values():
+            for entry in flight.in_flight:
+                self.ctx.jobs(flight.settings).cancel_batch_prediction_job(name=entry.job_name, timeout=30)
+                self.ctx.ledger.update(entry, state="JOB_STATE_CANCELLING")
+                cancelled += 1
+        return (
+            f"interrupted: cancel requested for {cancelled} batch job(s) of {select}. What they answered before "
+            f"stopping is merged by `dbt-gemini-batch collect --select {select}`; the rest stays pending"
+        )
