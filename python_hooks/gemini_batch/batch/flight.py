@@ -31,7 +31,8 @@ from gemini_batch.batch.wait import get_job
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, LedgerEntry
 from gemini_batch.settings import BatchSettings
-from gemini_batch.spend.guards import check_after_collection
+# a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
+from gemini_batch.spend import guards as spend_guards
 
 VERTEX_CONCURRENT_GEMINI_JOBS = 8  # see the module docstring for the source
 ENV_MAX_JOBS_IN_FLIGHT = "GEMINI_BATCH_MAX_JOBS_IN_FLIGHT"
@@ -145,7 +146,7 @@ class Flights:
             # every job of the model merged: max_error_ratio over what this run collected (spend/guards.py)
             if flight.planned and not flight.in_flight and not flight.queued and not flight.checked:
                 flight.checked = True
-                check_after_collection(flight.node, flight.settings, flight.outcome)
+                spend_guards.check_after_collection(flight.node, flight.settings, flight.outcome)
 
     def _report(
         self, flight: ModelFlight, entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob, started: float

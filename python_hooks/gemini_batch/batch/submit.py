@@ -24,7 +24,8 @@ from gemini_batch.batch.preflight import check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
-from gemini_batch.spend.guards import guard_before_submit
+# a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
+from gemini_batch.spend import guards as spend_guards
 
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
 LIST_RETRY_SECONDS = 120.0
@@ -93,7 +94,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
-    guard_before_submit(ctx, node, settings)  # spend guards (spend/guards.py): raises before any table or job
+    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     while True:
         rows = ctx.sql(

@@ -202,18 +202,20 @@ def _resent(ctx: BatchContext, node: BatchNode, plan: ModelPlan, source: str, co
             node=node.unique_id,
         )[0]
     else:
+        # Answers no row uses any more; capped at `new` in Python: bqemulator (1.4) cannot bind the tables of a join
+        # when a query parameter sits next to an aggregate, e.g. least(@new, count(...)) ("Catalog ... does not exist").
         row = ctx.sql(
             f"""
             select
-                least(@new, count(distinct if(requests.request_hash is null, answers.request_hash, null))) as resent,
+                count(distinct if(requests.request_hash is null, answers.request_hash, null)) as unused,
                 count(distinct answers.request_hash) as answered_before
             from `{node.responses_table}` as answers
             left join {source} as requests on requests.request_hash = answers.request_hash
             where answers.status = ''
             """,
             node=node.unique_id,
-            new=plan.new,
         )[0]
+        row = {"resent": min(plan.new, int(row["unused"] or 0)), "answered_before": row["answered_before"]}
     plan.resent_changed, plan.answered_before = int(row["resent"] or 0), int(row["answered_before"] or 0)
 
 
