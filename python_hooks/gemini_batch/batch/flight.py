@@ -31,6 +31,7 @@ from gemini_batch.batch.wait import get_job
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, LedgerEntry
 from gemini_batch.settings import BatchSettings
+
 # a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
 from gemini_batch.spend import guards as spend_guards
 

@@ -24,6 +24,7 @@ from gemini_batch.batch.preflight import check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
+
 # a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
 from gemini_batch.spend import guards as spend_guards
 

@@ -204,7 +204,7 @@ def _resent(ctx: BatchContext, node: BatchNode, plan: ModelPlan, source: str, co
     else:
         # Answers no row uses any more; capped at `new` in Python: bqemulator (1.4) cannot bind the tables of a join
         # when a query parameter sits next to an aggregate, e.g. least(@new, count(...)) ("Catalog ... does not exist").
-        row = ctx.sql(
+        unused = ctx.sql(
             f"""
             select
                 count(distinct if(requests.request_hash is null, answers.request_hash, null)) as unused,
@@ -215,7 +215,9 @@ def _resent(ctx: BatchContext, node: BatchNode, plan: ModelPlan, source: str, co
             """,
             node=node.unique_id,
         )[0]
-        row = {"resent": min(plan.new, int(row["unused"] or 0)), "answered_before": row["answered_before"]}
+        plan.resent_changed = min(plan.new, int(unused["unused"] or 0))
+        plan.answered_before = int(unused["answered_before"] or 0)
+        return
     plan.resent_changed, plan.answered_before = int(row["resent"] or 0), int(row["answered_before"] or 0)
 
 
