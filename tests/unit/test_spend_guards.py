@@ -71,7 +71,7 @@ def test_check_before_submit_raises_unless_allowed_once(monkeypatch: pytest.Monk
     lines: list[str] = []
     settings = BatchSettings(max_requests_per_run=10)
     monkeypatch.delenv(guards.ALLOW_ENV, raising=False)
-    with pytest.raises(guards.GuardError, match="nothing was submitted.*--allow-over-budget"):
+    with pytest.raises(guards.GuardError, match=r"nothing was submitted.*--allow-over-budget"):
         guards.check_before_submit(plan(), settings, Progress(lines.append))
     monkeypatch.setenv(guards.ALLOW_ENV, "1")
     guards.check_before_submit(plan(), settings, Progress(lines.append))
