@@ -176,18 +176,19 @@ class Flights:
         deadline = started + hours * 3600
         delay = min(f.settings.poll_initial_seconds for f in self.models.values())
         ceiling = max(f.settings.poll_max_seconds for f in self.models.values())
-        try:
-            while True:
-                self.poll_once(started)
-                if not self.busy():
-                    return
-                if time.monotonic() > deadline:
-                    self.leave_running(f"stopped waiting after {hours} h")
-                    return
-                self.sleep(delay)
-                delay = min(delay * 1.5, ceiling)
-        except KeyboardInterrupt:
-            raise Interrupted(self.interrupted(cancel_on_interrupt)) from None
+        with self.ctx.progress.waiting():  # a live table of the jobs on a terminal (progress.py)
+            try:
+                while True:
+                    self.poll_once(started)
+                    if not self.busy():
+                        return
+                    if time.monotonic() > deadline:
+                        self.leave_running(f"stopped waiting after {hours} h")
+                        return
+                    self.sleep(delay)
+                    delay = min(delay * 1.5, ceiling)
+            except KeyboardInterrupt:
+                raise Interrupted(self.interrupted(cancel_on_interrupt)) from None
 
     def leave_running(self, why: str) -> None:
         """Record the jobs still in flight in the outcomes and say how to pick them up."""

@@ -118,7 +118,8 @@ def report(ctx: BatchContext, models: list[tuple[BatchNode, BatchSettings]], tar
     """Print the end-of-run table and write the JSON artifact; returns the rows."""
     rows = [model_row(ctx, node, settings) for node, settings in models]
     if rows:
-        ctx.progress.say("run summary:\n" + format_table(rows))
+        cells = [[_cell(row.get(key)) for key, _ in COLUMNS] for row in rows]
+        ctx.progress.table("run summary", [title for _, title in COLUMNS], cells, format_table(rows))
         path = write_results(target_dir, ctx.invocation_id, rows)
         ctx.progress.say(f"run summary written to {path.name} in the dbt target directory")
     return rows
