@@ -307,4 +307,4 @@ def _output_tokens(
             return
     bound = ctx.sql(f"select sum({_MAX_OUTPUT}) as bound from ({pending})", node=node.unique_id, **params)[0]
     plan.output_tokens = int(bound["bound"] or 0)
-    plan.output_tokens_source = "upper bound: max_output_tokens of each request (no answered history yet)"
+    plan.output_tokens_source = "max_output_tokens of each request, thinking not included (no answered history yet)"
