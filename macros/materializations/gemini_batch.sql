@@ -18,7 +18,7 @@
     {%- set requests_relation = gemini_batch._requests_relation(this) -%}
     {%- set responses_relation = gemini_batch._responses_relation(this) -%}
     {#- Settings and location first: a wrong key or value stops the model before anything is built or sent. -#}
-    {%- do gemini_batch._validate_settings(model) -%}
+    {%- set settings = gemini_batch._validate_settings(model) -%}
     {%- do gemini_batch._check_vertex_location(this) -%}
     {%- set gemini_model = gemini_batch._gemini_model(config) -%}
 
@@ -63,6 +63,10 @@
         alter table {{ requests_relation }} set {{ gemini_batch._table_options('requests') }}
     {%- endcall -%}
 
+    {#- The answer fields: the output_schema setting, else the one responseSchema every request shares. -#}
+    {%- set output_schema = settings.output_schema or gemini_batch._shared_response_schema(requests_relation) -%}
+    {%- do gemini_batch._check_output_columns(requests_relation, output_schema) -%}
+
     {#- 3. The persistent answer cache. -#}
     {%- if discard and existing_responses is not none -%}
         {{ log('gemini_batch: full refresh with gemini_batch_full_refresh_discards_responses=true: dropping '
@@ -71,6 +75,9 @@
         {%- set existing_responses = none -%}
     {%- endif -%}
     {{ gemini_batch._create_responses_table(responses_relation) }}
+    {%- if settings.retry_unusable_answers and existing_responses is not none -%}
+        {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
+    {%- endif -%}
 
     {#- 4. The model itself: a view joining requests to answers. Only this statement asserts an enforced contract:
            the contract describes the model's relation, not the staging steps. -#}
@@ -78,7 +85,7 @@
         {{ adapter.drop_relation(existing) }}
     {%- endif -%}
     {%- call statement('gemini_batch_view') -%}
-        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation)) }}
+        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation, output_schema, settings)) }}
     {%- endcall -%}
 
     {{ run_hooks(post_hooks) }}
@@ -95,5 +102,19 @@
     {%- do persist_docs(target_relation, model) -%}
     {%- do gemini_batch._persist_table_docs(requests_relation) -%}
     {%- do gemini_batch._persist_table_docs(responses_relation) -%}
+
+    {#- 6. Pending work is never silent: without the hook, say how many requests wait (on_pending). -#}
+    {%- if settings.on_pending != 'ignore' and not var('gemini_batch_hook_active', false) -%}
+        {%- set pending = gemini_batch._count_pending(requests_relation, responses_relation, settings.max_attempts) -%}
+        {%- if pending.pending > 0 -%}
+            {%- set message = 'gemini_batch model ' ~ model.name ~ ': ' ~ pending.message -%}
+            {%- do store_raw_result(name='main', message=pending.pending ~ ' requests pending', code='gemini_batch',
+                rows_affected=pending.pending) -%}
+            {%- if settings.on_pending == 'error' -%}
+                {{ exceptions.raise_compiler_error(message ~ ' (on_pending: error)') }}
+            {%- endif -%}
+            {%- do exceptions.warn(message) -%}
+        {%- endif -%}
+    {%- endif -%}
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

@@ -47,7 +47,13 @@
 
     {#- generationConfig: snake_case keys become camelCase; a response schema implies JSON output unless a MIME type is given -#}
     {%- set config = gemini_batch._json_camel_case_keys(generation_config or {}, schema_keys) -%}
-    {#- output_schema (BigQuery column syntax or a dict) derives the responseSchema, unless one is given explicitly. -#}
+    {#- output_schema (BigQuery column syntax or a dict) derives the responseSchema, unless one is given explicitly.
+        Not given here, it is the model's own `output_schema` setting (meta or config), read from the model's config
+        when the SQL is compiled for a run (at parse time no SQL runs). `model.config`, not `config`: this macro
+        has a local `config` below, which hides dbt's within the whole macro. -#}
+    {%- if output_schema is none and response_schema is none and execute and model is defined and model.get('config') -%}
+        {%- set output_schema = gemini_batch._setting_value(model.get('config'), 'output_schema') or none -%}
+    {%- endif -%}
     {%- if output_schema is not none and response_schema is none and config.get('responseSchema') is none and config.get('responseJsonSchema') is none -%}
         {%- set response_schema = gemini_batch.output_schema_response_schema(output_schema) -%}
     {%- endif -%}

@@ -12,6 +12,11 @@
         {%- endif -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- if info.type == 'any' -%}
+        {#- output_schema, unique_key: a string, a list or a dictionary (what each means is checked where it is used) -#}
+        {{ return(value if ((value is string and (value | trim)) or (value is mapping and value)
+            or (value is sequence and value is not string and value is not mapping and value)) else none) }}
+    {%- endif -%}
     {%- if value is boolean -%}
         {{ return(none) }}
     {%- endif -%}

@@ -28,6 +28,10 @@
         'max_resend_share': {'type': 'float', 'default': 0.5, 'minimum': 0, 'maximum': 1},
         'on_resend': {'type': 'str', 'default': 'warn', 'pattern': '(warn|error)', 'hint': 'must be warn or error'},
         'max_error_ratio': {'type': 'float', 'default': none, 'minimum': 0, 'maximum': 1},
+        'output_schema': {'type': 'any', 'default': none},
+        'retry_unusable_answers': {'type': 'bool', 'default': true},
+        'on_pending': {'type': 'str', 'default': 'warn', 'pattern': '(warn|error|ignore)', 'hint': 'must be warn, error or ignore'},
+        'unique_key': {'type': 'any', 'default': none},
     }) }}
 {% endmacro %}
 
@@ -52,6 +56,7 @@
         'int_text': '-?[0-9]+',
         'float_text': '-?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?',
         'multi_regions': ['us', 'eu'],
-        'type_words': {'int': 'a whole number', 'float': 'a number', 'bool': 'true or false', 'str': 'a string'},
+        'type_words': {'int': 'a whole number', 'float': 'a number', 'bool': 'true or false', 'str': 'a string',
+            'any': 'a non-empty string, list or dictionary'},
     }) }}
 {% endmacro %}

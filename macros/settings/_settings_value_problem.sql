@@ -5,7 +5,7 @@
         {{ return('is a BigQuery multi-region, not a Vertex AI location: set vertex_location to a region inside it '
             ~ '(for example us-central1 for US, europe-west4 for EU) and keep the model\'s datasets in that region') }}
     {%- endif -%}
-    {%- if info.get('pattern') is not none and not modules.re.fullmatch(info.pattern, value) -%}
+    {%- if info.get('pattern') is not none and value is string and not modules.re.fullmatch(info.pattern, value) -%}
         {{ return(info.get('hint') or ('must match ' ~ info.pattern)) }}
     {%- endif -%}
     {%- set minimum, maximum, above = info.get('minimum'), info.get('maximum'), info.get('above') -%}

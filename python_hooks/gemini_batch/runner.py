@@ -10,6 +10,7 @@ after dbt returns.
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import traceback
 from collections.abc import Sequence
@@ -22,8 +23,24 @@ from gemini_batch.phases import EXECUTED, Graph, phases_of, split_args
 from gemini_batch.progress import Progress
 from gemini_batch.session import Session
 
+HOOK_ACTIVE_VAR = "gemini_batch_hook_active"  # read by the materialization (macros/materializations/gemini_batch.sql)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
+
+
+def with_vars(dbt_args: Sequence[str], extra: dict[str, Any]) -> list[str]:
+    """dbt arguments with `extra` merged into --vars (dbt reads one --vars; the user's own vars are kept)."""
+    merged = {**DbtFlags.from_args(dbt_args).vars, **extra}
+    args: list[str] = []
+    skip_next = False
+    for arg in dbt_args:
+        if skip_next:
+            skip_next = False
+        elif arg == "--vars":
+            skip_next = True
+        elif not arg.startswith("--vars="):
+            args.append(arg)
+    return [*args, "--vars", json.dumps(merged)]
 
 
 class HookRunner:
@@ -34,7 +51,8 @@ class HookRunner:
         progress: Progress | None = None,
         cancel_on_interrupt: bool = False,
     ) -> None:
-        self.dbt_args = list(dbt_args)
+        # The materialization's pending-work warning (on_pending) is for plain dbt runs; here the hook sends them.
+        self.dbt_args = with_vars(dbt_args, {HOOK_ACTIVE_VAR: True})
         self.wait = wait
         self.cancel_on_interrupt = cancel_on_interrupt
         self.progress = progress or Progress()
@@ -44,6 +62,8 @@ class HookRunner:
         self._session: Session | None = None
         self._flights: Flights | None = None
         self._lock = threading.Lock()
+        self._sigint_seen = False
+        self._in_dbt = False  # a Ctrl-C while dbt runs a phase is handled differently from one while waiting
 
     def _open_session(self, invocation_id: str) -> tuple[Session, Flights]:
         with self._lock:
@@ -67,6 +87,9 @@ class HookRunner:
                     f"{info.node_name}: dbt did not build it ({event.data.run_result.status}); nothing sent"
                 )
                 return
+            if self._sigint_seen:
+                self.progress.say(f"{info.node_name}: interrupted before it was sent; nothing sent")
+                return
             session, flights = self._open_session(event.info.invocation_id)
             node = session.manifest.nodes.get(info.unique_id)
             if node is None:
@@ -84,6 +107,7 @@ class HookRunner:
         command, args = self.dbt_args[0], self.dbt_args[1:]
         phases = self._phases(command, args) if self.wait else None
         codes: list[int] = []
+        previous_handler = self._watch_sigint()
         try:
             if phases is None:
                 codes.append(self._invoke_dbt(self.dbt_args))
@@ -105,12 +129,24 @@ class HookRunner:
                     selectors = [graph.selector(uid) for uid in todo]
                     phase_args = [command, *project, *rest, "--select", *selectors, "--indirect-selection", "empty"]
                     codes.append(self._invoke_dbt(phase_args, failed))
+                    # A batch step that failed (a FAILED job, a rejected create) does not hold back the models
+                    # downstream: the batch model's view is built and shows those rows as pending or failed, as after
+                    # a plain `dbt run`; the exit code says it. Only what dbt itself failed to build blocks them.
                     self._finish_phase()
-                    failed |= {f.node.unique_id for f in self._flight_models() if f.outcome.errors}
+        except KeyboardInterrupt:
+            # Ctrl-C while dbt itself ran a phase: jobs already submitted go on, as with a Ctrl-C while waiting.
+            self._gather()
+            flights = self._flights
+            message = flights.interrupted(self.cancel_on_interrupt) if flights else "interrupted; no job was in flight"
+            self.progress.say(message)
+            return EXIT_INTERRUPTED
         except Interrupted as exc:
             self._gather()
             self.progress.say(str(exc))
             return EXIT_INTERRUPTED
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
         self._gather()
         summary = summarize(self.outcomes)
         if summary:
@@ -140,10 +176,42 @@ class HookRunner:
         self.outcomes = [f.outcome for f in self._flight_models()]
         self.errors.extend(e for o in self.outcomes for e in o.errors)
 
+    def _watch_sigint(self) -> Any:
+        """Remember a Ctrl-C even when dbt swallows it (dbt stops its run and returns a result): the hook must then
+        stop too instead of going on to wait. Only the main thread can set signal handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            if not self._in_dbt or self._sigint_seen:  # waiting: stop now; in dbt, the second Ctrl-C stops dbt
+                self._sigint_seen = True
+                if callable(previous):
+                    previous(signum, frame)
+                raise KeyboardInterrupt
+            # The first one lets dbt finish the models it is building (quick; an interrupted dbt prints tracebacks
+            # and leaves relations half-built), sends nothing more and never starts waiting.
+            self._sigint_seen = True
+            self.progress.say(
+                "interrupted: dbt finishes the models it is building; nothing more is sent to Vertex AI "
+                "(Ctrl-C again to stop dbt now)"
+            )
+
+        signal.signal(signal.SIGINT, handler)
+        return previous
+
     def _invoke_dbt(self, args: list[str], failed: set[str] | None = None) -> int:
         from dbt.cli.main import dbtRunner
 
-        result = dbtRunner(callbacks=[self.callback]).invoke(args)
+        if self._sigint_seen:
+            raise KeyboardInterrupt
+        self._in_dbt = True
+        try:
+            result = dbtRunner(callbacks=[self.callback]).invoke(args)
+        finally:
+            self._in_dbt = False
+        if self._sigint_seen or isinstance(result.exception, KeyboardInterrupt):
+            raise KeyboardInterrupt
         if failed is not None:
             for item in getattr(result.result, "results", None) or []:
                 if str(getattr(item, "status", "")).lower() in FAILED_STATUSES:

@@ -53,6 +53,7 @@ LOCATION_PATTERN = r"(global|[a-z]+-[a-z]+[0-9]+)"
 LOCATION_HINT = "must be a Vertex AI region in lower case, such as us-central1 or europe-west4, or global"
 MULTI_REGIONS = ("us", "eu")
 NO_SPACES = "[!-~]+"  # printable ASCII, no spaces
+ON_PENDING_PATTERN = "(warn|error|ignore)"
 
 # Prefixes of our settings: a key starting with one of them that is not a setting is a near miss (vertex_region).
 SETTING_PREFIXES = ("gemini_", "vertex_", "max_", "poll_")
@@ -120,6 +121,10 @@ class BatchSettings:
     max_resend_share: float = setting(0.5, "warn (or stop, on_resend=error) when more than this share of answered keys would be re-sent", minimum=0, maximum=1)  # noqa: E501
     on_resend: str = setting("warn", "what max_resend_share does when exceeded: warn or error", pattern="(warn|error)", hint="must be warn or error")  # noqa: E501
     max_error_ratio: float | None = setting(None, "fail the model when failed rows / processed rows of a run is above this", minimum=0, maximum=1)  # noqa: E501
+    output_schema: str | dict[str, Any] | None = setting(None, "answer fields as BigQuery columns ('name TYPE, ...') or a dict: the request's responseSchema and the view's typed columns")  # noqa: E501, RUF009
+    retry_unusable_answers: bool = setting(True, "a truncated (MAX_TOKENS) or invalid_output answer counts as a failed attempt and is sent again")  # noqa: E501
+    on_pending: str = setting("warn", "a plain dbt run that leaves requests unanswered: warn, error (fail the model) or ignore", pattern=ON_PENDING_PATTERN, hint="must be warn, error or ignore")  # noqa: E501
+    unique_key: str | list[str] | None = setting(None, "the column(s) naming the same row across runs, for previous_response (default: the model's columns other than request)")  # noqa: E501, RUF009
     # fmt: on
 
     @property
@@ -135,7 +140,7 @@ class SettingInfo:
     """A registry entry as data: the form the Jinja registry has, so the two can be compared."""
 
     name: str
-    type: str  # 'str', 'int', 'float' or 'bool'
+    type: str  # 'str', 'int', 'float', 'bool' or 'any' (a string, a list or a dict: output_schema, unique_key)
     default: Any
     spec: Spec
 
@@ -146,9 +151,10 @@ def registry() -> dict[str, SettingInfo]:
     hints = get_type_hints(BatchSettings)
     entries = {}
     for f in fields(BatchSettings):
-        base = next(t for t in (*get_args(hints[f.name]), hints[f.name]) if t is not type(None))
+        types = [t for t in get_args(hints[f.name]) or (hints[f.name],) if t is not type(None)]
         default = None if f.default is MISSING else f.default
-        entries[f.name] = SettingInfo(f.name, base.__name__, default, f.metadata["spec"])
+        kind = types[0].__name__ if len(types) == 1 else "any"
+        entries[f.name] = SettingInfo(f.name, kind, default, f.metadata["spec"])
     return entries
 
 
@@ -208,7 +214,13 @@ def _check_keys(node_name: str, config: Mapping[str, Any], meta: Mapping[str, An
 # Numbers given as text (environment variables, env_var() in yml); the Jinja side uses the same patterns.
 INT_TEXT = "-?[0-9]+"
 FLOAT_TEXT = "-?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?"
-TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a string"}
+TYPE_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "any": "a non-empty string, list or dictionary",
+}
 
 
 def _convert(info: SettingInfo, value: Any) -> Any:
@@ -218,6 +230,9 @@ def _convert(info: SettingInfo, value: Any) -> Any:
         if isinstance(value, bool):
             return value
         return {"true": True, "false": False}.get(text.lower()) if text is not None else None
+    if info.type == "any":
+        filled = value.strip() if isinstance(value, str) else value
+        return value if isinstance(value, str | list | Mapping) and filled else None
     if isinstance(value, bool):
         return None  # True is an int in Python, never a number of requests
     if info.type == "int":
@@ -241,7 +256,7 @@ def _value_problem(info: SettingInfo, value: Any) -> str | None:
             "is a BigQuery multi-region, not a Vertex AI location: set vertex_location to a region inside it "
             "(for example us-central1 for US, europe-west4 for EU) and keep the model's datasets in that region"
         )
-    if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
+    if spec.pattern is not None and isinstance(value, str) and not re.fullmatch(spec.pattern, value):
         return spec.hint or f"must match {spec.pattern}"
     if spec.minimum is not None and spec.maximum is not None and not spec.minimum <= value <= spec.maximum:
         return f"must be between {spec.minimum} and {spec.maximum}"

@@ -126,7 +126,7 @@ def test_ctrl_c_while_waiting_leaves_the_job_running_then_collect_merges_it(
     output = []
     for line in proc.stdout:  # until the job is submitted and the wait has begun
         output.append(line)
-        if "submitted" in line:
+        if "review_insights: submitted" in line:
             break
     time.sleep(2)
     proc.send_signal(signal.SIGINT)
@@ -158,7 +158,7 @@ def test_clean_keeps_tables_of_jobs_in_flight_and_drops_what_a_killed_run_left(
     )  # fmt: skip
     assert proc.stdout is not None
     for line in proc.stdout:
-        if "submitted" in line:
+        if "review_insights: submitted" in line:
             break
     proc.kill()  # killed after submission: no chance to clean up
     proc.wait(timeout=30)

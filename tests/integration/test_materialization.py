@@ -347,16 +347,46 @@ def test_responses_never_keep_an_expiration(project: DemoProject) -> None:
     assert "INTERVAL 6 hour" in requests.group(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bqemulator 1.4.0 has no `__TABLES__` and no INFORMATION_SCHEMA.COLUMN_FIELD_PATHS, which dbt-bigquery's "
-    "catalog query reads; the local stack must provide them (as bqemulator's sql/rewriter/information_schema.py "
-    "does for TABLES and COLUMNS). Strict: this fails once they exist, so the mark is removed then.",
-)
 def test_docs_generate_works_on_the_local_stack(project: DemoProject) -> None:
+    """dbt-bigquery's catalog query (`__TABLES__` joined to INFORMATION_SCHEMA.COLUMNS and COLUMN_FIELD_PATHS) runs
+    on the local stack, and catalog.json holds every model the demo built with the columns and types BigQuery has."""
     project.dbt("run", "--select", "+tag:demo", "--exclude", "tag:macro_tests")
+    target = project.root / "target"
+    built = {
+        r["unique_id"]
+        for r in json.loads((target / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("model.") and r["status"] == "success"
+    }
+    assert "model.gemini_batch_integration_tests.review_insights" in built
     project.dbt("docs", "generate")
-    catalog = json.loads((project.root / "target" / "catalog.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
     assert not catalog.get("errors"), catalog.get("errors")
-    node = catalog["nodes"]["model.gemini_batch_integration_tests.review_insights"]
-    assert {"request", "request_hash", "response", "status"} <= {c.lower() for c in node["columns"]}
+    assert built <= set(catalog["nodes"]), built - set(catalog["nodes"])
+
+    # Every built model: its columns, in order, with the types bqemulator's own INFORMATION_SCHEMA.COLUMNS reports
+    # (COLUMN_FIELD_PATHS adds one entry per nested STRUCT field; top-level ones must match COLUMNS exactly).
+    reported: dict[str, list[tuple[str, str]]] = {}
+    for row in project.rows(
+        "select table_name, column_name, data_type from `{ds}.INFORMATION_SCHEMA.COLUMNS` order by ordinal_position"
+    ):
+        reported.setdefault(row["table_name"], []).append((row["column_name"], row["data_type"]))
+    for unique_id in built:
+        node = catalog["nodes"][unique_id]
+        columns = sorted(node["columns"].values(), key=lambda c: c["index"])
+        top_level = [(c["name"], c["type"]) for c in columns if "." not in c["name"]]
+        assert top_level == reported[node["metadata"]["name"]], unique_id
+        assert node["metadata"]["type"] in {"table", "view"}, unique_id
+
+    insights = catalog["nodes"]["model.gemini_batch_integration_tests.review_insights"]
+    types = {name.lower(): column["type"] for name, column in insights["columns"].items()}
+    assert types["request"] == "STRING" and types["request_hash"] == "STRING" and types["status"] == "STRING"
+    assert types["processed_time"] == "TIMESTAMP" and types["attempts"] == "INT64"
+    assert insights["metadata"]["type"] == "view"  # m is a view over m__requests and m__responses
+
+    # The answer tables are no dbt nodes, so dbt leaves them out of catalog.json; the view it reads lists them.
+    tables = {r["table_id"]: r for r in project.rows("select * from `{ds}.__TABLES__`")}
+    for name in ("review_insights__requests", "review_insights__responses"):
+        assert tables[name]["type"] == 1 and tables[name]["dataset_id"] == project.dataset
+        assert tables[name]["row_count"] == project.scalar(f"select count(*) from `{{ds}}.{name}`"), name
+    assert tables["review_insights"]["type"] == 2
+    assert not any(name.endswith(("__requests", "__responses")) for name in catalog["nodes"])

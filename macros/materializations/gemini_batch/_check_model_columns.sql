@@ -3,7 +3,7 @@
     adds. Returns {'request_type': 'STRING'|'JSON'|none, 'problem': message naming the column, or none}, so the caller
     can drop its staging view before failing the model. -#}
 {% macro _check_model_columns(staged_relation) %}
-    {%- set reserved = ['request_hash', 'response', 'status', 'processed_time', 'job_name', 'attempts', 'updated_at'] -%}
+    {%- set reserved = gemini_batch._view_columns() -%}
     {%- set columns = adapter.get_columns_in_relation(staged_relation) -%}
     {%- set by_name = {} -%}
     {%- for column in columns -%}

@@ -1,15 +1,103 @@
-{#- The model's own relation: every request row with its answer, if any. `status` is NULL while a row is pending,
-    '' when it succeeded, else the error text Vertex returned. -#}
-{% macro _joined_view_sql(requests_relation, responses_relation) %}
+{#- The model's own relation: every request row with its answer, if any, and what became of it.
+    Columns after the model's own: response, status ('' answered, error text, NULL pending), processed_time,
+    job_name, attempts, updated_at; one typed column per field of the output schema (the model's output_schema
+    setting, or the one responseSchema all its requests share), NULL where the answer lacks it or it does not fit;
+    output_state (pending, answered, failed, blocked, truncated, invalid_output: _answer_state), output_error (why a
+    row is not answered), given_up (no usable answer and never sent again: max_attempts reached, read from the
+    setting when the model was built).
+    The answer is parsed once per row (parsed_response), and its helper columns are not exposed, so a downstream
+    model can call parsed_response() on this view again. -#}
+{% macro _joined_view_sql(requests_relation, responses_relation, output_schema=none, settings=none) %}
+    {%- set max_attempts = (settings or {}).get('max_attempts', 3) -%}
+    {%- set retry_unusable = (settings or {}).get('retry_unusable_answers', true) -%}
+    {%- set typed_columns = '' -%}
+    {%- if output_schema is not none -%}
+        {%- set typed_columns = gemini_batch.output_schema_columns(output_schema) ~ ',' -%}
+    {%- endif -%}
+    {%- set retried_states = "'failed', 'truncated', 'invalid_output'" if retry_unusable else "'failed'" -%}
+    with
+
+    gemini_batch_joined as (
+        select
+            requests.*,
+            responses.response,
+            responses.status,
+            responses.processed_time,
+            responses.job_name,
+            responses.attempts,
+            responses.updated_at
+        from {{ requests_relation }} as requests
+        left join {{ responses_relation }} as responses
+            on requests.request_hash = responses.request_hash
+    ),
+
+    gemini_batch_answers as (
+        {{ gemini_batch.parsed_response('gemini_batch_joined') }}
+    ),
+
+    gemini_batch_states as (
+        select
+            *,
+            {{ gemini_batch._answer_state(output_schema) }} as output_state
+        from gemini_batch_answers
+    )
+
     select
-        requests.*,
-        responses.response,
-        responses.status,
-        responses.processed_time,
-        responses.job_name,
-        responses.attempts,
-        responses.updated_at
-    from {{ requests_relation }} as requests
-    left join {{ responses_relation }} as responses
-        on requests.request_hash = responses.request_hash
+        * except (gemini_batch_output_text, gemini_batch_output, output_state),
+        {{ typed_columns }}
+        output_state,
+        {{ gemini_batch._answer_error('output_state') }} as output_error,
+        coalesce(
+            output_state in ({{ retried_states }})
+            and attempts >= {{ max_attempts }},
+            false
+        ) as given_up
+    from gemini_batch_states
+{% endmacro %}
+
+{#- The response schema all of a model's requests share (generationConfig.responseSchema, as request(response_schema=
+    ...) writes it), so a model that gives its schema to request() gets the same typed columns as one with the
+    output_schema setting. none when the requests carry none, or several different ones. Reads the request column
+    of the new m__requests once per build. -#}
+{% macro _shared_response_schema(requests_relation) %}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct
+            coalesce(
+                json_query(request, '$.generationConfig.responseSchema'),
+                json_query(request, '$.generation_config.response_schema')
+            ) as response_schema
+        from {{ requests_relation }}
+        limit 2
+    {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {%- if rows | length != 1 or rows[0][0] is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set schema = fromjson(rows[0][0]) -%}
+    {%- if schema is not mapping or (schema.get('type') | string | upper) != 'OBJECT' or schema.get('properties') is not mapping -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(schema) }}
+{% endmacro %}
+
+{#- The typed columns join the model's own columns in its view: a field named like one of them, or like a column
+    the package adds, would clash. Stops the model naming both. -#}
+{% macro _check_output_columns(requests_relation, output_schema) %}
+    {%- if output_schema is not none -%}
+        {%- set taken = adapter.get_columns_in_relation(requests_relation) | map(attribute='name') | map('lower') | list
+            + gemini_batch._view_columns() -%}
+        {%- for field in gemini_batch.output_schema_fields(output_schema) if field['name'] | lower in taken -%}
+            {{ exceptions.raise_compiler_error('gemini_batch model ' ~ model.name ~ ': the output schema field `'
+                ~ field['name'] ~ "` has the name of a column of the model's view; rename the field or the column") }}
+        {%- endfor -%}
+    {%- endif -%}
+{% endmacro %}
+
+{#- Columns the package adds to every gemini_batch view (a model's own columns must not use these names). -#}
+{% macro _view_columns() %}
+    {{ return(['request_hash', 'response', 'status', 'processed_time', 'job_name', 'attempts', 'updated_at',
+        'output_state', 'output_error', 'given_up', 'previous_response']) }}
 {% endmacro %}

@@ -25,8 +25,9 @@ def clean(ctx: BatchContext, node: BatchNode, now: dt.datetime | None = None) ->
     """Drop the model's leftover job tables; returns their ids."""
     now = now or dt.datetime.now(dt.UTC)
     rows = ctx.sql(
-        f"select input_table, output_table, collected_at from `{ctx.ledger.table}` where dbt_node = @node",
-        node=node.unique_id,
+        f"select input_table, output_table, collected_at from `{ctx.ledger.table}` where dbt_node = @dbt_node",
+        node=node.name,  # the job label of this query; `dbt_node` is the parameter
+        dbt_node=node.unique_id,
     )
     keep: set[str] = set()
     known: set[str] = set()

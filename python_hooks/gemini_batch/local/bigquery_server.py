@@ -9,6 +9,8 @@
    bqemulator rejects; we add it to the permitted list before the app is built.
 4. bqemulator shares one DuckDB connection between requests running at the same time, so one client could read
    another's query results; gemini_batch.local.bigquery_gate runs one request at a time (see why there).
+5. `dbt docs generate` reads `__TABLES__` and INFORMATION_SCHEMA.COLUMN_FIELD_PATHS, which bqemulator lacks;
+   gemini_batch.local.bqemulator_catalog_views builds them from its catalog like bqemulator builds TABLES/COLUMNS.
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -63,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_options  # ALTER TABLE SET OPTIONS with labels/expressions (see there)
 
     bqemulator_options.install()
+    from gemini_batch.local import bqemulator_catalog_views  # __TABLES__ and COLUMN_FIELD_PATHS for dbt docs
+
+    bqemulator_catalog_views.install()
     install_spatial_extension()
     permit_wildcard_upload_content_type()
     set_default_dataset_location(args.location)
