@@ -9,7 +9,7 @@ Two sources for the model's rows:
   * the hook, after dbt has rebuilt m__requests (guards before submit): the rows are final, the previous run's key ->
     hash mapping is gone, so "re-sent" is the key-free measure: new hashes, at most as many as the answers that no
     row uses any more (what a prompt change leaves behind).
-The key of a row is the model's `unique_key` config when set, else every column except `request` (documented in
+The key of a row is the model's `unique_key` setting when set, else every column except `request` (documented in
 the README).
 
 Input tokens come from Vertex countTokens (LlmUtilityServiceClient.count_tokens) on up to SAMPLE_SIZE pending
@@ -142,7 +142,7 @@ def plan_model(
     plan.answered, plan.new = int(counts["answered"]), int(counts["new"])
     plan.retries_due, plan.given_up = int(counts["retries_due"]), int(counts["given_up"])
     if has_answers:
-        _resent(ctx, node, plan, source, compiled_sql is not None)
+        _resent(ctx, node, settings, plan, source, compiled_sql is not None)
     pending = f"""
         select requests.request_hash, any_value(requests.request) as request
         from {source} as requests
@@ -165,20 +165,22 @@ def plan_model(
     return plan
 
 
-def key_columns(ctx: BatchContext, node: BatchNode) -> list[str]:
-    """The row key: the model's unique_key config, else every column of m__requests but request and request_hash."""
-    configured = node.config.get("unique_key")
+def key_columns(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> list[str]:
+    """The row key: the model's unique_key setting, else every column of m__requests but request and request_hash."""
+    configured = settings.unique_key
     if configured:
         return [configured] if isinstance(configured, str) else list(configured)
     schema = ctx.bq.get_table(node.requests_table).schema
     return [f.name for f in schema if f.name not in ("request", "request_hash")]
 
 
-def _resent(ctx: BatchContext, node: BatchNode, plan: ModelPlan, source: str, compiled: bool) -> None:
+def _resent(
+    ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ModelPlan, source: str, compiled: bool
+) -> None:
     if compiled:
         if not exists(ctx, node.requests_table):
             return
-        keys = key_columns(ctx, node)
+        keys = key_columns(ctx, node, settings)
         if not keys:
             return
         on = " and ".join(f"new_rows.`{k}` = old_rows.`{k}`" for k in keys)

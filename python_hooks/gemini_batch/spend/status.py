@@ -55,7 +55,7 @@ def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) ->
 
 def failed_rows(ctx: BatchContext, node: BatchNode, settings: BatchSettings, grouped: bool) -> list[dict[str, Any]]:
     """Failed rows (attempts left or given up): grouped by error with example keys, or one per row."""
-    keys = key_columns(ctx, node)
+    keys = key_columns(ctx, node, settings)
     key = _key_sql(keys) if keys else "requests.request_hash"
     failed = f"""
         select {key} as row_key, responses.status as error, coalesce(responses.attempts, 0) as attempts,
