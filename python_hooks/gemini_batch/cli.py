@@ -2,7 +2,8 @@
 
 dbt-gemini-batch run|build [--no-wait] [any dbt args]   dbt with the batch hook (one shot)
 dbt-gemini-batch submit  [--select M ...] [dbt flags]   after a plain `dbt run`: submit pending requests, don't wait
-dbt-gemini-batch status  [--select M ...] [dbt flags]   jobs in the ledger, with their live state
+dbt-gemini-batch status  [--select M ...] [--failed]    pending / in flight / failed / given up, and the jobs
+dbt-gemini-batch plan    [--select M ...] [dbt flags]   what a run would send and cost; builds and submits nothing
 dbt-gemini-batch collect [--select M ...] [--wait]      merge finished jobs' answers (then `dbt run -s m+`)
 dbt-gemini-batch cancel  [--select M ...] [dbt flags]   cancel jobs in flight
 dbt-gemini-batch clean   [--select M ...] [dbt flags]   drop job tables a killed run left, and list them
@@ -68,10 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
             "and says that nothing was sent to Vertex AI (exit code: dbt's).",
         )
         p.add_argument("--no-wait", action="store_true", help="submit and return; collect on a later run")
+        p.add_argument("--dry-run", action="store_true", help="print the plan (`dbt-gemini-batch plan`) instead")
+        p.add_argument("--allow-over-budget", action="store_true", help="let this one run pass the spend guards")
         _add_interrupt_flag(p)
     for name, text in (
         ("submit", "submit pending requests of gemini_batch models (after a plain dbt run)"),
-        ("status", "show the ledger's jobs and their live state"),
+        ("status", "rows pending, in flight, failed (by error) and given up, and the ledger's jobs"),
+        ("plan", "per model: rows, requests to send, re-sent, estimated tokens and cost; submits nothing"),
         ("collect", "merge the answers of finished jobs into m__responses"),
         ("cancel", "cancel jobs in flight"),
         ("clean", "drop job tables a killed run left (of jobs collected or never created) and list them"),
@@ -88,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--wait", action="store_true", help="wait for running jobs, then collect them")
         if name == "submit":
             p.add_argument("--wait", action="store_true", help="also wait and collect (like the one-shot run)")
+            p.add_argument("--allow-over-budget", action="store_true", help="let this run pass the spend guards")
+        if name == "status":
+            p.add_argument("--failed", action="store_true", help="list every failed row's key and error")
         if name in ("collect", "submit"):
             _add_interrupt_flag(p)
     local = sub.add_parser("local", help="the local stack: bqemulator + the Vertex AI batch emulator")
@@ -104,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in ("run", "build"):
         # Everything we do not know belongs to dbt, untouched.
         ns, dbt_rest = parser.parse_known_args(argv)
+        if ns.allow_over_budget:
+            allow_over_budget()
+        if ns.dry_run:
+            from gemini_batch.spend.plan_command import dry_run
+
+            return dry_run(dbt_rest)
         from gemini_batch.runner import HookRunner
 
         hook = HookRunner([argv[0], *dbt_rest], wait=not ns.no_wait, cancel_on_interrupt=ns.cancel_on_interrupt)
@@ -116,6 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gemini_batch.local.cli import run as run_local
 
         return run_local(ns)
+    if getattr(ns, "allow_over_budget", False):
+        allow_over_budget()
+    if ns.command == "plan":
+        from gemini_batch.spend.plan_command import plan
+
+        return plan(_flags_as_dbt_args(ns), ns.select)
     return scheduler_command(ns)
 
 
@@ -139,7 +158,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
             return EXIT_OK
         runner = session.runner
         if ns.command == "status":
-            return _print_status(session, nodes)
+            return _print_status(session, nodes, failed_only=ns.failed)
         if ns.command == "clean":
             from gemini_batch.batch.clean import clean
 
@@ -212,11 +231,28 @@ def _nothing_selected(select: list[str]) -> str:
     return "this dbt project has no gemini_batch model (materialized='gemini_batch'): nothing to do"
 
 
-def _print_status(session: Session, nodes: list[BatchNode]) -> int:
+def allow_over_budget() -> None:
+    """--allow-over-budget: the spend guards let this one process through (spend/guards.py reads it)."""
+    import os
+
+    from gemini_batch.spend.guards import ALLOW_ENV
+
+    os.environ[ALLOW_ENV] = "1"
+
+
+def _print_status(session: Session, nodes: list[BatchNode], failed_only: bool = False) -> int:
+    from gemini_batch.spend.status import failed_rows, format_status, model_status
+
     runner = session.runner
+    if failed_only:
+        for node in nodes:
+            for row in failed_rows(runner.ctx, node, session.settings(node), grouped=False):
+                state = "given up" if row["given_up"] else f"attempt {row['attempts']}"
+                print(f"{node.name}\t{row['row_key']}\t{state}\t{row['error']}")
+        return EXIT_OK
     for node in nodes:
-        pending, exhausted = runner.pending_counts(node, session.settings(node))
-        print(f"{node.name}: {pending} request(s) not answered yet, {exhausted} given up after max_attempts")
+        for line in format_status(model_status(runner.ctx, node, session.settings(node))):
+            print(line)
     entries = runner.ledger.recent([n.unique_id for n in nodes], responses_tables=[n.responses_table for n in nodes])
     if not entries:
         print("no batch jobs in the ledger for these models")

@@ -54,6 +54,17 @@ def quota_project(credentials: Any, google_credentials: Any, settings: BatchSett
 
 def job_service_client(credentials: Any, settings: BatchSettings, location: str) -> aiplatform_v1.JobServiceClient:
     """A JobServiceClient for the job's region; a `http://` endpoint override (the local emulator) uses plain REST."""
+    return aiplatform_v1.JobServiceClient(**_vertex_client_args(credentials, settings, location))
+
+
+def llm_utility_client(
+    credentials: Any, settings: BatchSettings, location: str
+) -> aiplatform_v1.LlmUtilityServiceClient:
+    """An LlmUtilityServiceClient (countTokens for the plan's estimates), built exactly like the job client."""
+    return aiplatform_v1.LlmUtilityServiceClient(**_vertex_client_args(credentials, settings, location))
+
+
+def _vertex_client_args(credentials: Any, settings: BatchSettings, location: str) -> dict[str, Any]:
     from dbt.adapters.bigquery.credentials import create_google_credentials
 
     bigquery_endpoint = getattr(credentials, "api_endpoint", None) or ""
@@ -72,8 +83,8 @@ def job_service_client(credentials: Any, settings: BatchSettings, location: str)
         # The generated client applies ClientOptions.quota_project_id only to credentials it finds itself
         # (transports/base.py), not to the ones passed in: set it on them.
         google_credentials = google_credentials.with_quota_project(billed)
-    return aiplatform_v1.JobServiceClient(
-        transport=transport,
-        credentials=google_credentials,
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
+    return {
+        "transport": transport,
+        "credentials": google_credentials,
+        "client_options": ClientOptions(api_endpoint=endpoint),
+    }

@@ -151,6 +151,8 @@ class HookRunner:
         summary = summarize(self.outcomes)
         if summary:
             self.progress.say(summary)
+        if self._session is not None and self.outcomes:
+            self._report()
         for error in self.errors:
             self.progress.say(f"ERROR {error}")
         worst = max(codes, default=0)
@@ -234,6 +236,15 @@ class HookRunner:
         graph = Graph.load(self.flags.manifest_path)
         groups = phases_of(graph, selected)
         return (graph, groups) if len(groups) > 1 else None
+
+    def _report(self) -> None:
+        """The end-of-run table and target/gemini_batch_results.json (spend/report.py); never fails the run."""
+        from gemini_batch.spend.report import report_run
+
+        try:
+            report_run(self._session, [o.node for o in self.outcomes])
+        except Exception as exc:  # a report must not turn a good run into a failed one
+            self.progress.say(f"could not write the run summary: {exc.__class__.__name__}: {exc}")
 
 
 def summarize(outcomes: list[NodeOutcome]) -> str:

@@ -49,6 +49,9 @@ class Session:
             progress=progress,
             query_defaults=query_defaults,
         )
+        runner.ctx.token_counter = lambda settings: clients.llm_utility_client(  # type: ignore[attr-defined]
+            credentials, settings, runner.ctx.location(settings)
+        )  # countTokens for the spend estimates (spend/estimate.py)
         return cls(flags=flags, manifest=manifest, credentials=credentials, runner=runner)
 
     def settings(self, node: BatchNode) -> BatchSettings:

@@ -118,6 +118,11 @@ class BatchSettings:
     poll_max_seconds: float = setting(300.0, "longest wait between job status polls", above=0, env=ENV_POLL_MAX_SECONDS)
     on_missing_answers: str = setting("error", "a succeeded job that did not answer every row sent fails the run (error) or only says so (warn)", pattern="(error|warn)", hint="must be error or warn")  # noqa: E501
     max_wait_hours: float = setting(96.0, "stop waiting after this long (Vertex queues up to 72 h, runs up to 24 h)", above=0)  # noqa: E501
+    max_requests_per_run: int | None = setting(None, "stop before submitting when more requests than this would be sent (guard)", minimum=1)  # noqa: E501
+    max_estimated_cost_usd: float | None = setting(None, "stop before submitting when the estimated cost in USD is above this (guard)", minimum=0)  # noqa: E501
+    max_resend_share: float = setting(0.5, "warn (or stop, on_resend=error) when more than this share of answered keys would be re-sent", minimum=0, maximum=1)  # noqa: E501
+    on_resend: str = setting("warn", "what max_resend_share does when exceeded: warn or error", pattern="(warn|error)", hint="must be warn or error")  # noqa: E501
+    max_error_ratio: float | None = setting(None, "fail the model when failed rows / processed rows of a run is above this", minimum=0, maximum=1)  # noqa: E501
     output_schema: str | dict[str, Any] | None = setting(None, "answer fields as BigQuery columns ('name TYPE, ...') or a dict: the request's responseSchema and the view's typed columns")  # noqa: E501, RUF009
     retry_unusable_answers: bool = setting(True, "a truncated (MAX_TOKENS) or invalid_output answer counts as a failed attempt and is sent again")  # noqa: E501
     on_pending: str = setting("warn", "a plain dbt run that leaves requests unanswered: warn, error (fail the model) or ignore", pattern=ON_PENDING_PATTERN, hint="must be warn, error or ignore")  # noqa: E501

@@ -33,6 +33,9 @@ from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, LedgerEntry
 from gemini_batch.settings import BatchSettings
 
+# a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
+from gemini_batch.spend import guards as spend_guards
+
 VERTEX_CONCURRENT_GEMINI_JOBS = 8  # see the module docstring for the source
 ENV_MAX_JOBS_IN_FLIGHT = "GEMINI_BATCH_MAX_JOBS_IN_FLIGHT"
 
@@ -60,6 +63,7 @@ class ModelFlight:
     plan: submit_step.ChunkPlan | None = None
     planned: bool = False
     stopped: bool = False  # an error: submit nothing more for this model in this invocation
+    checked: bool = False  # max_error_ratio applied once all of the model's jobs were merged
 
     @property
     def queued(self) -> int:
@@ -164,6 +168,11 @@ class Flights:
                     except BatchError as exc:
                         flight.outcome.errors.append(str(exc))
         self.pump()
+        for flight in self.models.values():
+            # every job of the model merged: max_error_ratio over what this run collected (spend/guards.py)
+            if flight.planned and not flight.in_flight and not flight.queued and not flight.checked:
+                flight.checked = True
+                spend_guards.check_after_collection(flight.node, flight.settings, flight.outcome)
 
     def _report(
         self, flight: ModelFlight, entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob, started: float
@@ -192,18 +201,19 @@ class Flights:
         deadline = started + hours * 3600
         delay = min(f.settings.poll_initial_seconds for f in self.models.values())
         ceiling = max(f.settings.poll_max_seconds for f in self.models.values())
-        try:
-            while True:
-                self.poll_once(started)
-                if not self.busy():
-                    return
-                if time.monotonic() > deadline:
-                    self.leave_running(f"stopped waiting after {hours} h")
-                    return
-                self.sleep(delay)
-                delay = min(delay * 1.5, ceiling)
-        except KeyboardInterrupt:
-            raise Interrupted(self.interrupted(cancel_on_interrupt)) from None
+        with self.ctx.progress.waiting():  # a live table of the jobs on a terminal (progress.py)
+            try:
+                while True:
+                    self.poll_once(started)
+                    if not self.busy():
+                        return
+                    if time.monotonic() > deadline:
+                        self.leave_running(f"stopped waiting after {hours} h")
+                        return
+                    self.sleep(delay)
+                    delay = min(delay * 1.5, ceiling)
+            except KeyboardInterrupt:
+                raise Interrupted(self.interrupted(cancel_on_interrupt)) from None
 
     def leave_running(self, why: str) -> None:
         """Record the jobs still in flight in the outcomes and say how to pick them up."""

@@ -25,6 +25,9 @@ from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
 
+# a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
+from gemini_batch.spend import guards as spend_guards
+
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
 LIST_RETRY_SECONDS = 120.0
 # Job tables expire on their own if a crash leaves them behind. An input table must outlive the job reading it: Vertex
@@ -92,6 +95,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     while True:
         rows = ctx.sql(

@@ -90,6 +90,13 @@ def tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
 
 
+def prompt_token_count(body: dict[str, Any]) -> int:
+    """promptTokenCount of a checked request: the answer's usageMetadata and countTokens both use this, so an estimate
+    made with countTokens before a run matches what the run then reports."""
+    media = sum(1 for c in body["contents"] for p in c["parts"] if "inlineData" in p or "fileData" in p)
+    return tokens(prompt_text(body)) + MEDIA_PART_TOKENS * media
+
+
 def model_version(model_id: str) -> str:
     """What Gemini reports as modelVersion: the stable version of the model the job names."""
     base = model_id.split("@", 1)[0]
@@ -164,9 +171,7 @@ class DeterministicResponder:
                 topics = ", ".join(read_prompt(prompt).keywords(3))
                 thought = f"**Reading the request**\n\nThe request is about {topics}."
                 candidates[0]["content"]["parts"].insert(0, {"text": thought, "thought": True})
-        prompt_tokens = tokens(prompt) + MEDIA_PART_TOKENS * sum(
-            1 for c in body["contents"] for p in c["parts"] if "inlineData" in p or "fileData" in p
-        )
+        prompt_tokens = prompt_token_count(body)
         usage: dict[str, Any] = {
             "promptTokenCount": prompt_tokens,
             "candidatesTokenCount": total_candidate_tokens,

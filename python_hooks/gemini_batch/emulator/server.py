@@ -22,6 +22,7 @@ from typing import Any
 
 from gemini_batch.emulator.api import JobService
 from gemini_batch.emulator.config import EmulatorConfig
+from gemini_batch.emulator.count_tokens import count_tokens
 from gemini_batch.emulator.errors import ApiError, invalid_argument
 from gemini_batch.emulator.faults import ApiFaults
 from gemini_batch.emulator.jobs import JobRunner
@@ -37,6 +38,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(_PARENT + r"/batchPredictionJobs/(?P<job_id>[^/:]+)$"), "delete"),
     ("POST", re.compile(_PARENT + r"/batchPredictionJobs/(?P<job_id>[^/:]+):cancel$"), "cancel"),
     ("GET", re.compile(_PARENT + r"/operations/(?P<operation_id>[^/:]+)$"), "operation"),
+    ("POST", re.compile(_PARENT + r"/publishers/(?P<publisher>[^/]+)/models/(?P<model>[^/:]+):countTokens$"), "count"),
 ]
 
 
@@ -159,6 +161,7 @@ class VertexEmulator:
             "delete": lambda: service.delete(args["project"], args["location"], args["job_id"]),
             "cancel": lambda: service.cancel(args["project"], args["location"], args["job_id"]),
             "operation": lambda: service.get_operation(args["project"], args["location"], args["operation_id"]),
+            "count": lambda: self._count_tokens(args, body),
         }
         config = self.config
         fault = self.api_faults.check(name, config)
@@ -168,6 +171,14 @@ class VertexEmulator:
         if fault is not None:
             raise fault
         return 200, result
+
+    def _count_tokens(self, args: dict[str, str], body: Any) -> dict[str, Any]:
+        self.service.check_parent(args["project"], args["location"])
+        config = self.config
+        projects = {self.project, config.project_number}
+        return count_tokens(
+            args["location"], args["publisher"], args["model"], body, projects, config.extra_publisher_models
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,0 +1,134 @@
+"""The end of every run: one row per model, printed and written to target/gemini_batch_results.json.
+
+Numbers come from where they are kept, so they agree with them: the ledger rows of this invocation (jobs, rows sent,
+answered, failed, tokens), the model's tables (rows, answers cached, given up) and the plan the guards made before
+submitting (retries). Cost is the price registry's batch rate for the tokens Vertex reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.plan import pending_counts
+from gemini_batch.dbt_project import BatchNode
+from gemini_batch.prices import estimate_cost, normalize_model
+from gemini_batch.settings import BatchSettings
+from gemini_batch.spend.estimate import ModelPlan, exists
+
+RESULTS_FILE = "gemini_batch_results.json"
+COLUMNS = (
+    ("model", "model"), ("requests", "rows"), ("cached", "cached"), ("sent", "sent"), ("answered", "answered"),
+    ("failed", "failed"), ("retried", "retried"), ("given_up", "given up"), ("jobs", "jobs"),
+    ("tokens_in", "tok in"), ("tokens_out", "tok out"), ("tokens_thinking", "tok think"),
+    ("tokens_cached", "tok cached"), ("estimated_cost_usd", "cost $"), ("wall_seconds", "wall s"),
+)  # fmt: skip
+
+_plans: dict[tuple[str, str], ModelPlan] = {}
+_lock = threading.Lock()
+
+
+def remember_plan(invocation_id: str, plan: ModelPlan) -> None:
+    with _lock:
+        _plans[(invocation_id, plan.model)] = plan
+
+
+def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> dict[str, Any]:
+    """The summary row of one model for this invocation."""
+    jobs = ctx.sql(
+        f"""
+        select
+            count(*) as jobs,
+            coalesce(sum(request_count), 0) as sent,
+            coalesce(sum(succeeded_count), 0) as answered,
+            coalesce(sum(failed_count), 0) as failed,
+            coalesce(sum(prompt_tokens), 0) as tokens_in,
+            coalesce(sum(output_tokens), 0) as tokens_out,
+            coalesce(sum(thoughts_tokens), 0) as tokens_thinking,
+            coalesce(sum(cached_tokens), 0) as tokens_cached,
+            min(submitted_at) as started,
+            max(coalesce(collected_at, updated_at)) as ended
+        from ({ctx.ledger.latest_sql()})
+        where dbt_node = @node_id and responses_table = @cache and invocation_id = @invocation
+            and job_name is not null
+        """,
+        node=node.unique_id,
+        node_id=node.unique_id,
+        cache=node.responses_table,
+        invocation=ctx.invocation_id,
+    )[0]
+    row: dict[str, Any] = {"model": node.name, "gemini_model": settings.gemini_model}
+    row["requests"] = int(ctx.sql(f"select count(*) as n from `{node.requests_table}`", node=node.unique_id)[0]["n"])
+    plan = _plans.get((ctx.invocation_id, node.name))
+    row["cached"] = plan.answered if plan else None
+    for key in ("jobs", "sent", "answered", "failed", "tokens_in", "tokens_out", "tokens_thinking", "tokens_cached"):
+        row[key] = int(jobs[key])
+    row["retried"] = plan.retries_due if plan and row["sent"] else 0
+    row["given_up"] = pending_counts(ctx, node, settings)[1] if exists(ctx, node.responses_table) else 0
+    row["estimated_cost_usd"] = (
+        estimate_cost(
+            normalize_model(settings.gemini_model),
+            dt.datetime.now(dt.UTC).date(),
+            prompt_tokens=row["tokens_in"],
+            output_tokens=row["tokens_out"],
+            thoughts_tokens=row["tokens_thinking"],
+            cached_tokens=row["tokens_cached"],
+        )
+        if row["jobs"]
+        else 0.0
+    )
+    started, ended = jobs["started"], jobs["ended"]
+    row["wall_seconds"] = round((ended - started).total_seconds(), 1) if started and ended else 0.0
+    return row
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, float):
+        return f"{value:.4f}" if value < 100 else f"{value:,.2f}"
+    return str(value)
+
+
+def format_table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...] = COLUMNS) -> str:
+    """Plain aligned lines: readable in a terminal and in CI logs alike."""
+    header = [title for _, title in columns]
+    body = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
+             for line in [header, *body]]  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_results(target_dir: Path, invocation_id: str, rows: list[dict[str, Any]]) -> Path:
+    path = target_dir / RESULTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "invocation_id": invocation_id,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "models": rows,
+    }
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path
+
+
+def report(ctx: BatchContext, models: list[tuple[BatchNode, BatchSettings]], target_dir: Path) -> list[dict[str, Any]]:
+    """Print the end-of-run table and write the JSON artifact; returns the rows."""
+    rows = [model_row(ctx, node, settings) for node, settings in models]
+    if rows:
+        cells = [[_cell(row.get(key)) for key, _ in COLUMNS] for row in rows]
+        ctx.progress.table("run summary", [title for _, title in COLUMNS], cells, format_table(rows))
+        path = write_results(target_dir, ctx.invocation_id, rows)
+        ctx.progress.say(f"run summary written to {path.name} in the dbt target directory")
+    return rows
+
+
+def report_run(session: Any, model_names: list[str]) -> list[dict[str, Any]]:
+    """report() for the models a run processed, by name, with the session's clients and target directory."""
+    by_name = {node.name: node for node in session.manifest.nodes.values()}
+    models = [(by_name[n], session.settings(by_name[n])) for n in dict.fromkeys(model_names) if n in by_name]
+    return report(session.runner.ctx, models, session.flags.manifest_path.parent)
