@@ -106,8 +106,11 @@ def plan_model(
     settings: BatchSettings,
     counter: aiplatform_v1.LlmUtilityServiceClient | None,
     compiled_sql: str | None = None,
+    estimate: bool = True,
 ) -> ModelPlan:
-    """The plan of one model: from its compiled SQL (plan command) or from m__requests as built (hook)."""
+    """The plan of one model: from its compiled SQL (plan command) or from m__requests as built (hook).
+
+    estimate=False leaves out tokens and cost (the hook when no cost guard is set: fewer queries per model)."""
     # A FROM item: the table itself (bqemulator cannot bind a project-qualified table inside a derived table), or the
     # compiled model as a derived table.
     source = f"`{node.requests_table}`"
@@ -150,7 +153,10 @@ def plan_model(
         where requests.request_hash is not null and {PENDING_CONDITION}
         group by requests.request_hash
     """
-    if plan.to_send:
+    if not estimate:
+        plan.estimated_cost_usd = None
+        plan.input_tokens_source = plan.output_tokens_source = "not estimated (no max_estimated_cost_usd)"
+    elif plan.to_send:
         _input_tokens(ctx, node, settings, plan, pending, counter, params)
         _output_tokens(ctx, node, plan, pending, has_answers, params)
         plan.estimated_cost_usd = estimate_cost(

@@ -106,7 +106,8 @@ def guard_before_submit(ctx: BatchContext, node: BatchNode, settings: BatchSetti
 
     factory = getattr(ctx, "token_counter", None)  # set by Session: a LlmUtilityServiceClient per settings
     needs_tokens = settings.max_estimated_cost_usd is not None
-    plan = plan_model(ctx, node, settings, factory(settings) if factory and needs_tokens else None)
+    counter = factory(settings) if factory and needs_tokens else None
+    plan = plan_model(ctx, node, settings, counter, estimate=needs_tokens)
     remember_plan(ctx.invocation_id, plan)
     check_before_submit(plan, settings, ctx.progress)
     return plan
