@@ -55,7 +55,7 @@
         {#- Last good answer: the answers of the run before are recorded per key before its m__requests goes. -#}
         {%- set old_columns = [] if existing_requests is none
             else adapter.get_columns_in_relation(existing_requests) | map(attribute='name') | map('lower') | list -%}
-        {%- if existing_responses is not none and old_columns
+        {%- if existing_responses is not none and old_columns and key_columns
               and key_columns | map('lower') | reject('in', old_columns) | list | length == 0 -%}
             {%- do gemini_batch._record_answer_history(history_relation, existing_requests, responses_relation, key_columns) -%}
         {%- endif -%}

@@ -15,9 +15,12 @@
     {%- if output_schema is not none -%}
         {%- set typed_columns = gemini_batch.output_schema_columns(output_schema) ~ ',' -%}
     {%- endif -%}
-    {%- set previous_columns, previous_join = '', '' -%}
+    {#- Without key columns (a model of only `request`) no row is "the same row" across requests. -#}
+    {%- set previous_columns = 'cast(null as json) as previous_response, cast(null as timestamp) as previous_answered_at' -%}
+    {%- set previous_join = '' -%}
+    {%- set history_relation = history_relation if key_columns else none -%}
     {%- if history_relation is not none -%}
-        {%- set previous_columns = 'previous.previous_response, previous.previous_answered_at,' -%}
+        {%- set previous_columns = 'previous.previous_response, previous.previous_answered_at' -%}
         {%- set previous_join = 'left join gemini_batch_previous as previous on '
             ~ gemini_batch._row_key_sql('requests', key_columns)
             ~ ' = previous.row_key and requests.request_hash = previous.request_hash' -%}
@@ -62,8 +65,8 @@
             responses.processed_time,
             responses.job_name,
             responses.attempts,
+            responses.updated_at,
             {{ previous_columns }}
-            responses.updated_at
         from {{ requests_relation }} as requests
         left join {{ responses_relation }} as responses
             on requests.request_hash = responses.request_hash
