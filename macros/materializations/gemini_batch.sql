@@ -5,6 +5,7 @@
       m__requests   table, rebuilt every run: the model's rows + `request_hash`
       m__responses  table, persistent answer cache keyed by request_hash (kept across full refreshes, see
                     var `gemini_batch_full_refresh_discards_responses`): paid answers are never thrown away
+      m__answer_history  table, persistent: per key (unique_key), every request hash answered, for previous_response
       m             view: requests left-joined to responses; downstream models ref('m') and parse `response`
 
     dbt itself never calls Vertex: the Python hook (`dbt-gemini-batch run|build`, or `dbt-gemini-batch submit` after a
@@ -48,7 +49,16 @@
            the answers, every row would be sent again, so every row is checked. -#}
     {%- set discard = full_refresh and var('gemini_batch_full_refresh_discards_responses', false) -%}
     {%- set problem = gemini_batch._check_requests(staging_table, none if discard else existing_responses) -%}
+    {%- set history_relation = gemini_batch._history_relation(this) -%}
+    {%- set key_columns = gemini_batch._key_columns(staging_table, settings.unique_key) if problem is none else [] -%}
     {%- if problem is none -%}
+        {#- Last good answer: the answers of the run before are recorded per key before its m__requests goes. -#}
+        {%- set old_columns = [] if existing_requests is none
+            else adapter.get_columns_in_relation(existing_requests) | map(attribute='name') | map('lower') | list -%}
+        {%- if existing_responses is not none and old_columns and key_columns
+              and key_columns | map('lower') | reject('in', old_columns) | list | length == 0 -%}
+            {%- do gemini_batch._record_answer_history(history_relation, existing_requests, responses_relation, key_columns) -%}
+        {%- endif -%}
         {%- do adapter.copy_table(staging_table, requests_relation, 'table') -%}
     {%- endif -%}
     {#- The staging table goes on every path that returns here; its expiration covers the ones that cannot. -#}
@@ -75,6 +85,7 @@
         {%- set existing_responses = none -%}
     {%- endif -%}
     {{ gemini_batch._create_responses_table(responses_relation) }}
+    {%- do gemini_batch._create_history_table(history_relation) -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
         {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
@@ -85,7 +96,7 @@
         {{ adapter.drop_relation(existing) }}
     {%- endif -%}
     {%- call statement('gemini_batch_view') -%}
-        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation, output_schema, settings)) }}
+        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation, output_schema, settings, history_relation, key_columns)) }}
     {%- endcall -%}
 
     {{ run_hooks(post_hooks) }}

@@ -23,7 +23,16 @@ from tests.integration.demo_project import CommandResult, DemoProject
 pytestmark = pytest.mark.integration
 
 GEMINI_MODEL = "gemini-2.5-flash"
-ANSWER_COLUMNS = ["response", "status", "processed_time", "job_name", "attempts", "updated_at"]
+ANSWER_COLUMNS = [
+    "response",
+    "status",
+    "processed_time",
+    "job_name",
+    "attempts",
+    "updated_at",
+    "previous_response",
+    "previous_answered_at",
+]
 
 
 @pytest.fixture(scope="module")

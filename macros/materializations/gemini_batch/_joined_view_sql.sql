@@ -4,19 +4,59 @@
     setting, or the one responseSchema all its requests share), NULL where the answer lacks it or it does not fit;
     output_state (pending, answered, failed, blocked, truncated, invalid_output: _answer_state), output_error (why a
     row is not answered), given_up (no usable answer and never sent again: max_attempts reached, read from the
-    setting when the model was built).
+    setting when the model was built); previous_response and previous_answered_at (the last answer of the row's key
+    under an earlier request, _answer_history.sql), when the materialization passes history_relation.
     The answer is parsed once per row (parsed_response), and its helper columns are not exposed, so a downstream
     model can call parsed_response() on this view again. -#}
-{% macro _joined_view_sql(requests_relation, responses_relation, output_schema=none, settings=none) %}
+{% macro _joined_view_sql(requests_relation, responses_relation, output_schema=none, settings=none, history_relation=none, key_columns=none) %}
     {%- set max_attempts = (settings or {}).get('max_attempts', 3) -%}
     {%- set retry_unusable = (settings or {}).get('retry_unusable_answers', true) -%}
     {%- set typed_columns = '' -%}
     {%- if output_schema is not none -%}
         {%- set typed_columns = gemini_batch.output_schema_columns(output_schema) ~ ',' -%}
     {%- endif -%}
+    {#- Without key columns (a model of only `request`) no row is "the same row" across requests. -#}
+    {%- set previous_columns = 'cast(null as json) as previous_response, cast(null as timestamp) as previous_answered_at' -%}
+    {%- set previous_join = '' -%}
+    {%- set history_relation = history_relation if key_columns else none -%}
+    {%- if history_relation is not none -%}
+        {%- set previous_columns = 'previous.previous_response, previous.previous_answered_at' -%}
+        {%- set previous_join = 'left join gemini_batch_previous as previous on '
+            ~ gemini_batch._row_key_sql('requests', key_columns)
+            ~ ' = previous.row_key and requests.request_hash = previous.request_hash' -%}
+    {%- endif -%}
     {%- set retried_states = "'failed', 'truncated', 'invalid_output'" if retry_unusable else "'failed'" -%}
     with
 
+    {% if history_relation is not none -%}
+    {#- Last good answer: per (key, current request hash), the latest answer recorded for the key under another
+        request hash (_answer_history.sql). -#}
+    gemini_batch_keyed as (
+        select distinct
+            {{ gemini_batch._row_key_sql('requests', key_columns) }} as row_key,
+            requests.request_hash
+        from {{ requests_relation }} as requests
+    ),
+
+    gemini_batch_previous as (
+        select
+            keyed.row_key,
+            keyed.request_hash,
+            responses.response as previous_response,
+            history.answered_at as previous_answered_at
+        from gemini_batch_keyed as keyed
+        inner join {{ history_relation }} as history
+            on keyed.row_key = history.row_key and keyed.request_hash != history.request_hash
+        inner join {{ responses_relation }} as responses
+            on history.request_hash = responses.request_hash and responses.status = ''
+        -- BigQuery has required a WHERE, GROUP BY or HAVING next to QUALIFY.
+        where true
+        qualify row_number() over (
+            partition by keyed.row_key, keyed.request_hash order by history.answered_at desc
+        ) = 1
+    ),
+
+    {% endif -%}
     gemini_batch_joined as (
         select
             requests.*,
@@ -25,10 +65,12 @@
             responses.processed_time,
             responses.job_name,
             responses.attempts,
-            responses.updated_at
+            responses.updated_at,
+            {{ previous_columns }}
         from {{ requests_relation }} as requests
         left join {{ responses_relation }} as responses
             on requests.request_hash = responses.request_hash
+        {{ previous_join }}
     ),
 
     gemini_batch_answers as (
@@ -99,5 +141,5 @@
 {#- Columns the package adds to every gemini_batch view (a model's own columns must not use these names). -#}
 {% macro _view_columns() %}
     {{ return(['request_hash', 'response', 'status', 'processed_time', 'job_name', 'attempts', 'updated_at',
-        'output_state', 'output_error', 'given_up', 'previous_response']) }}
+        'output_state', 'output_error', 'given_up', 'previous_response', 'previous_answered_at']) }}
 {% endmacro %}
