@@ -36,3 +36,30 @@ def test_the_named_table_comes_first_and_a_bare_reported_name_is_qualified() -> 
         "p.out_ds.predictions_1",
     ]
     assert output_candidates(_entry(), _job("")) == [NAMED]
+
+
+def test_job_labels_name_the_dbt_project_model_and_invocation() -> None:
+    """Batch job labels join to the billing export: project, model and invocation, all valid Vertex label values."""
+    from types import SimpleNamespace
+
+    from gemini_batch.batch.submit import job_body
+    from gemini_batch.dbt_project import BatchNode
+    from gemini_batch.ledger import LedgerEntry
+    from gemini_batch.settings import BatchSettings
+
+    node = BatchNode("model.Shop_Analytics.review_insights", "review_insights", "p", "d", "review_insights")
+    entry = LedgerEntry(
+        display_name="review_insights",
+        dbt_node=node.unique_id,
+        responses_table="p.d.review_insights__responses",
+        gemini_model="gemini-2.5-flash",
+        vertex_project="p",
+        vertex_location="us-central1",
+        input_table="p.d.review_insights__batch_x_000",
+        request_count=1,
+    )
+    ctx = SimpleNamespace(invocation_id="0f9c-INV")
+    labels = dict(job_body(ctx, node, BatchSettings(), entry).labels)  # type: ignore[arg-type]
+    assert labels["dbt_project"] == "shop_analytics"
+    assert labels["dbt_node"] == "review_insights"
+    assert labels["dbt_invocation"] == "0f9c-inv"

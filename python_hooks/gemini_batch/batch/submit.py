@@ -173,7 +173,10 @@ def job_body(
             predictions_format="bigquery",
             bigquery_destination=aiplatform_v1.BigQueryDestination(output_uri=f"bq://{entry.output_table}"),
         ),
+        # Labels reach the billing export's `labels` column: the dbt project, model and invocation a cost belongs to
+        # (README "Costs" joins them to gemini_batch_usage).
         labels={
+            "dbt_project": label_value(node.unique_id.split(".")[1]),
             "dbt_node": label_value(node.name),
             "dbt_invocation": label_value(ctx.invocation_id),
             INPUT_LABEL: input_label(entry.input_table),
