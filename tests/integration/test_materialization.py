@@ -32,6 +32,9 @@ ANSWER_COLUMNS = [
     "updated_at",
     "previous_response",
     "previous_answered_at",
+    "output_state",
+    "output_error",
+    "given_up",
 ]
 
 
