@@ -21,13 +21,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
-def demo(tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo) -> DemoProject:
-    project = DemoProject.copy(tmp_path / "demo", stack_env, bq_client, local_stack.vertex_endpoint)
-    project.dbt("seed")
-    return project
-
-
-@pytest.fixture()
 def faults(local_stack: StackInfo) -> Iterator[None]:
     yield
     set_emulator_config(local_stack.vertex_endpoint, {**BASELINE_FAULTS, "drop_rows_rate": 0.0})

@@ -8,10 +8,9 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from google.cloud import aiplatform_v1, bigquery
+from google.cloud import aiplatform_v1
 
 from gemini_batch.local.stack import StackInfo
 from tests.integration.demo_project import BIN, DemoProject, set_emulator_config
@@ -19,13 +18,6 @@ from tests.integration.demo_project import BIN, DemoProject, set_emulator_config
 pytestmark = pytest.mark.integration
 
 BASELINE = {"queue_delay_seconds": 0.2, "fail_jobs": False, "row_failure_rate": 0.0, "api_error_rate": 0.0}
-
-
-@pytest.fixture()
-def demo(tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo) -> DemoProject:
-    project = DemoProject.copy(tmp_path / "demo", stack_env, bq_client, local_stack.vertex_endpoint)
-    project.dbt("seed")
-    return project
 
 
 @pytest.fixture()

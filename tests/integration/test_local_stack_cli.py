@@ -10,23 +10,15 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from google.cloud import bigquery
 
 from gemini_batch.local.clients import local_bigquery_client
-from gemini_batch.local.stack import StackInfo, free_port
+from gemini_batch.local.stack import free_port
 from tests.integration.demo_project import DemoProject
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture()
-def demo(tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo) -> DemoProject:
-    project = DemoProject.copy(tmp_path / "demo", stack_env, bq_client, local_stack.vertex_endpoint)
-    project.dbt("seed")
-    return project
 
 
 def _alive(pid: int) -> bool:

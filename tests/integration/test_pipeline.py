@@ -27,13 +27,6 @@ BASELINE_FAULTS = {
 
 
 @pytest.fixture()
-def demo(tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo) -> DemoProject:
-    project = DemoProject.copy(tmp_path / "demo", stack_env, bq_client, local_stack.vertex_endpoint)
-    project.dbt("seed")
-    return project
-
-
-@pytest.fixture()
 def faults(local_stack: StackInfo) -> Iterator[None]:
     """Lets a test change the shared emulator's fault injection; puts the baseline back afterwards."""
     yield

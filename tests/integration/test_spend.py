@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from google.cloud import bigquery
 
 from gemini_batch.local.stack import StackInfo
 from tests.integration.demo_project import DemoProject, set_emulator_config
@@ -16,13 +14,6 @@ from tests.integration.demo_project import DemoProject, set_emulator_config
 pytestmark = pytest.mark.integration
 
 MODEL = "demo/batch/review_insights.sql"
-
-
-@pytest.fixture()
-def demo(tmp_path: Path, stack_env: dict[str, str], bq_client: bigquery.Client, local_stack: StackInfo) -> DemoProject:
-    project = DemoProject.copy(tmp_path / "demo", stack_env, bq_client, local_stack.vertex_endpoint)
-    project.dbt("seed")
-    return project
 
 
 @pytest.fixture()
