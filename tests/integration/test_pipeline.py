@@ -103,7 +103,7 @@ def test_scheduler_path_gives_the_same_tables_as_the_one_shot_run(
     other.dbt("run", "--select", "+tag:demo")
     assert int(other.scalar("select count(*) from `{ds}.int_reviews__classified` where response_state = 'pending'")) > 0
     before = other.gb("status")
-    assert f"review_insights: {distinct_prompts(other)} request(s) not answered yet" in before.output
+    assert f"review_insights: {distinct_prompts(other)} pending (not sent yet), 0 in flight" in before.output
     assert "no batch jobs in the ledger" in before.output
     submitted = other.gb("submit")
     assert "submitted" in submitted.output
