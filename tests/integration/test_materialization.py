@@ -239,6 +239,16 @@ models:
         data_type: int64
       - name: updated_at
         data_type: timestamp
+      - name: previous_response
+        data_type: json
+      - name: previous_answered_at
+        data_type: timestamp
+      - name: output_state
+        data_type: string
+      - name: output_error
+        data_type: string
+      - name: given_up
+        data_type: boolean
 """
 
 
