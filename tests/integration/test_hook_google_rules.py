@@ -35,13 +35,25 @@ def faults(local_stack: StackInfo) -> Iterator[None]:
 
 
 def add_batch_model(demo: DemoProject, name: str, **config: Any) -> None:
-    """A copy of the demo's batch model under another name, with extra config (tagged `rules` only)."""
-    extra = "".join(f"        {key}={value!r},\n" for key, value in config.items())
+    """A copy of the demo's batch model under another name, with extra config (tagged `rules` only).
+
+    Package settings go in `meta`, as the demo gives them (a setting given both in meta and top-level is an error);
+    dbt's own configs (alias, ...) stay top-level."""
+    from gemini_batch.settings import registry
+
     sql = MODEL_SQL.read_text()
-    for key in config:  # a key the demo model sets already is replaced, not repeated
-        sql = re.sub(rf"^        {key}=.*\n", "", sql, flags=re.MULTILINE)
-    sql = sql.replace("        tags=['demo'],\n", f"        tags=['rules'],\n{extra}")
-    assert extra in sql
+    top, meta = "", ""
+    for key, value in config.items():
+        if key in registry():
+            # a key the demo model sets already is replaced, not repeated
+            sql = re.sub(rf"^            '{key}': .*,\n", "", sql, flags=re.MULTILINE)
+            meta += f"            {key!r}: {value!r},\n"
+        else:
+            top += f"        {key}={value!r},\n"
+    sql = sql.replace("        tags=['demo'],\n", f"        tags=['rules'],\n{top}").replace(
+        "        meta={\n", f"        meta={{\n{meta}", 1
+    )
+    assert top in sql and meta in sql
     demo.add_model(f"rules/{name}.sql", sql)
 
 
@@ -188,15 +200,11 @@ def test_hook_queries_carry_the_profile_guards_labels_and_job_tables_expire(
         assert config["query"]["maximumBytesBilled"] == "5000000000"
         assert config["query"]["priority"] == "BATCH"
         assert config["jobTimeoutMs"] == "7200000"
-    # job tables expire after Vertex's queue (72 h) and run (24 h) limits; staging after a day. bqemulator accepts
+    # job tables expire after Vertex's queue (72 h) and run (24 h) limits. bqemulator accepts
     # but does not keep table expirations, so the DDL sent is what can be checked here.
     ddl = [c["query"]["query"] for c in queries if re.search(r"create table `[^`]*__batch_", c["query"]["query"])]
-    created = {q: re.search(r"create table `([^`]*)`", q).group(1) for q in ddl}  # type: ignore[union-attr]
-    staging = [q for q in ddl if created[q].endswith("_pending")]
-    inputs = [q for q in ddl if not created[q].endswith("_pending")]
-    assert staging and inputs
-    assert all("interval 1 day" in q for q in staging)
-    assert all("interval 5 day" in q for q in inputs)
+    # each job's input table is cut straight from the pending rows (no staging copy)
+    assert ddl and all("interval 5 day" in q for q in ddl)
 
 
 def test_a_stopped_local_stack_is_one_sentence(tmp_path: Path, bq_client: bigquery.Client) -> None:
@@ -229,7 +237,7 @@ def test_collect_counts_rows_without_an_answer_as_failed(bq_client: bigquery.Cli
 
     node = BatchNode(unique_id="model.p.m", name="m", database=bq_client.project, schema=dataset, alias="m")
     ddl = (REPO / "macros/materializations/gemini_batch/_create_responses_table.sql").read_text()
-    columns = re.search(r"\}\} \((.*)\)", ddl, flags=re.DOTALL)
+    columns = re.search(r"\}\} \((.*?)\)\s*cluster by", ddl, flags=re.DOTALL)
     assert columns is not None
     output = f"{node.dataset}.m_out"
     for sql in (
