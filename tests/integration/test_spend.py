@@ -25,7 +25,9 @@ def row_failures(local_stack: StackInfo) -> Iterator[None]:
 def set_meta(demo: DemoProject, meta: str) -> None:
     path = demo.root / "models" / MODEL
     text = path.read_text()
-    path.write_text(text.replace("meta={'gemini_model': 'gemini-2.5-flash'}", "meta={" + meta + "}"))
+    demo_line = "            'gemini_model': 'gemini-2.5-flash',\n"
+    assert demo_line in text, "the demo model no longer gives gemini_model in meta as this helper expects"
+    path.write_text(text.replace(demo_line, f"            {meta},\n", 1))
 
 
 def read_plan(demo: DemoProject) -> dict:
