@@ -50,6 +50,23 @@ class DemoProject:
         project.dbt("deps")
         return project
 
+    def clone(self, dest: Path, env: dict[str, str]) -> DemoProject:
+        """A copy of this (deps installed, seeded) project in a dataset of its own, with this project's seed tables.
+
+        The seed tables are copied in BigQuery rather than loaded again by `dbt seed`; the files keep the installed
+        package (dbt_packages links to the repo), so no `dbt deps` either."""
+        shutil.copytree(self.root, dest, symlinks=True, ignore=shutil.ignore_patterns("target", "logs"))
+        project = type(self)(dest, env, self.bq, self.vertex_endpoint)
+        source = f"{self.bq.project}.{self.dataset}"
+        dataset = bigquery.Dataset(f"{self.bq.project}.{project.dataset}")
+        dataset.location = self.bq.get_dataset(source).location
+        self.bq.create_dataset(dataset)
+        for table in self.bq.list_tables(source):
+            self.bq.query(
+                f"create table `{project.table(table.table_id)}` as select * from `{source}.{table.table_id}`"
+            ).result()
+        return project
+
     # -- commands ------------------------------------------------------------------------------------------------
     def _run(self, exe: str, *args: str) -> CommandResult:
         proc = subprocess.run(
