@@ -151,6 +151,7 @@ def test_missing_local_extra_is_named_in_one_sentence(tmp_path: Path) -> None:
 
 
 def test_a_selection_without_gemini_batch_models_says_so(demo: DemoProject) -> None:
+    demo.dbt("parse")  # the scheduler commands read target/manifest.json
     for command in ("submit", "status", "collect"):
         out = demo.gb(command, "--select", "tag:no_such_tag")
         assert "no gemini_batch model matches --select tag:no_such_tag: nothing to do" in out.output, command
