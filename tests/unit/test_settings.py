@@ -205,7 +205,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"vertex_location": "US-CENTRAL1"}, "must be a Vertex AI region in lower case"),
     ({"meta": {"transport": "s3"}}, 'transport="s3" (from meta) must be bigquery or gcs'),
     ({"meta": {"transport": "gcs"}}, "transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL"),
-    ({"meta": {"transport": "gcs", "gcs_prefix": "my-bucket/x"}}, 'gcs_prefix="my-bucket/x" (from meta) must be a Cloud'),
+    ({"meta": {"transport": "gcs", "gcs_prefix": "my-bucket/x"}}, 'gcs_prefix="my-bucket/x" (from meta) must be'),
     ({"meta": {"gcs_prefix": "gs://My_Bucket/x"}}, "a bucket name of 3-63 lower-case letters"),
     ({"meta": {"gcs_prefix": "gs://ab/x"}}, "must be a Cloud Storage folder gs://BUCKET"),
     ({"meta": {"gcs_prefix": "gs://-bucket/x"}}, "must be a Cloud Storage folder gs://BUCKET"),
