@@ -73,3 +73,12 @@ def test_gcs_transport_gives_the_same_answers_and_marts_as_bigquery(
     # after the merge, the job's objects and tables are gone
     assert [b.name for b in bucket.client.list_blobs(bucket.name)] == []
     assert [t.table_id for t in demo.bq.list_tables(demo.dataset) if "__batch_" in t.table_id] == []
+
+    # `clean` deletes a collected job's folder that a killed run left behind, not a young one the ledger does not know
+    leftover = f"{folder.removeprefix(f'gs://{bucket.name}/')}/output/prediction-model-x/predictions.jsonl"
+    young = "gemini-batch/runs/review_insights__batch_29990101000000_abcdef_000/input/requests-000000000000.jsonl"
+    for name in (leftover, young):
+        bucket.blob(name).upload_from_string("{}\n")
+    cleaned = demo.gb("clean", "--select", "review_insights")
+    assert f"dropped {folder}/" in cleaned.output
+    assert [b.name for b in bucket.client.list_blobs(bucket.name)] == [young]

@@ -82,20 +82,20 @@ def output_config(prefix: str) -> aiplatform_v1.BatchPredictionJob.OutputConfig:
     )
 
 
-def _split(uri: str) -> tuple[str, str]:
+def split_uri(uri: str) -> tuple[str, str]:
     bucket, _, name = uri.removeprefix("gs://").partition("/")
     return bucket, name
 
 
-def _objects(ctx: BatchContext, prefix_uri: str) -> list[storage.Blob]:
-    bucket, name = _split(prefix_uri)
+def objects(ctx: BatchContext, prefix_uri: str) -> list[storage.Blob]:
+    bucket, name = split_uri(prefix_uri)
     return list(ctx.storage().list_blobs(bucket, prefix=name, timeout=BQ_REQUEST_SECONDS))
 
 
 def load_output(ctx: BatchContext, node: BatchNode, job: aiplatform_v1.BatchPredictionJob, table: str) -> bool:
     """Load the job's predictions.jsonl files into `table` (replacing it); False when the job wrote none."""
     prefix = job.output_config.gcs_destination.output_uri_prefix.rstrip("/")
-    if not any(b.name.endswith("/predictions.jsonl") for b in _objects(ctx, prefix + "/")):
+    if not any(b.name.endswith("/predictions.jsonl") for b in objects(ctx, prefix + "/")):
         return False
     config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
@@ -119,7 +119,7 @@ def delete_job_objects(ctx: BatchContext, job: aiplatform_v1.BatchPredictionJob)
 
 
 def delete_under(ctx: BatchContext, prefix_uri: str) -> int:
-    blobs = _objects(ctx, prefix_uri)
+    blobs = objects(ctx, prefix_uri)
     for blob in blobs:
         with contextlib.suppress(gexc.NotFound):  # another run's cleanup got there first
             blob.delete(timeout=BQ_REQUEST_SECONDS)
