@@ -1,5 +1,6 @@
 """Step 5: merge a finished job's output table into m__responses, record counts and tokens in the ledger, and drop
-the per-job tables unless keep_job_tables.
+the per-job tables unless keep_job_tables. A `transport: gcs` job's JSONL answers are first loaded into the output
+table a BigQuery-transport job would have written (batch/gcs.py), so both merge alike; its objects go with its tables.
 
 A success is never overwritten; a failure keeps its status and counts an attempt (once per job, however often the
 output is merged), so the row is sent again until max_attempts. One collector per answer cache at a time (the
