@@ -10,6 +10,9 @@
     {%- set gemini_model_pattern = '((models/|publishers/google/models/)?'
         ~ 'gemini-[a-z0-9][a-z0-9.-]*[a-z0-9](@[a-z0-9][a-z0-9.-]*)?'
         ~ '|projects/[a-z0-9][a-z0-9.:-]*/locations/[a-z0-9-]+/(models|endpoints)/[A-Za-z0-9_.@-]+)' -%}
+    {%- set gcs_prefix_hint = 'must be a Cloud Storage folder gs://BUCKET or gs://BUCKET/PATH: a bucket name of 3-63 '
+        ~ 'lower-case letters, digits, dashes, underscores or dots, and a path of letters, digits, dashes, underscores, '
+        ~ 'dots or = (no wildcards)' -%}
     {%- set location_hint = 'must be a Vertex AI region in lower case, such as us-central1 or europe-west4, or global' -%}
     {{ return({
         'gemini_model': {'type': 'str', 'default': 'gemini-2.5-flash', 'pattern': gemini_model_pattern, 'hint': gemini_model_hint},
@@ -34,6 +37,8 @@
         'retry_unusable_answers': {'type': 'bool', 'default': true},
         'on_pending': {'type': 'str', 'default': 'warn', 'pattern': '(warn|error|ignore)', 'hint': 'must be warn, error or ignore'},
         'unique_key': {'type': 'any', 'default': none},
+        'transport': {'type': 'str', 'default': 'bigquery', 'pattern': '(bigquery|gcs)', 'hint': 'must be bigquery or gcs'},
+        'gcs_prefix': {'type': 'str', 'default': none, 'pattern': 'gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[A-Za-z0-9._=-]+)*/?', 'hint': gcs_prefix_hint},
     }) }}
 {% endmacro %}
 

@@ -56,5 +56,9 @@
             ~ ' is greater than poll_max_seconds=' ~ checked.poll_max_seconds
             ~ '; make poll_initial_seconds at most poll_max_seconds') }}
     {%- endif -%}
+    {%- if checked.transport == 'gcs' and checked.gcs_prefix is none -%}
+        {{ exceptions.raise_compiler_error(prefix ~ "transport=gcs needs gcs_prefix, the Cloud Storage folder for the "
+            ~ "jobs' JSONL files (for example gs://my-bucket/gemini-batch); set gcs_prefix in the model's meta") }}
+    {%- endif -%}
     {{ return(checked) }}
 {% endmacro %}

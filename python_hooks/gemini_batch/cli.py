@@ -163,7 +163,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
             from gemini_batch.batch.clean import clean
 
             for node in nodes:
-                dropped = clean(runner.ctx, node)
+                dropped = clean(runner.ctx, node, settings=session.settings(node))
                 for table in dropped:
                     print(f"dropped {table}")
                 progress.say(f"{node.name}: {len(dropped)} leftover job table(s) dropped")

@@ -52,6 +52,14 @@ GEMINI_MODEL_HINT = (
 LOCATION_PATTERN = r"(global|[a-z]+-[a-z]+[0-9]+)"
 LOCATION_HINT = "must be a Vertex AI region in lower case, such as us-central1 or europe-west4, or global"
 MULTI_REGIONS = ("us", "eu")
+# A Cloud Storage folder: gs://, a bucket name as Cloud Storage allows it (3-63 lower-case letters, digits, `-`, `_`,
+# `.`, starting and ending with a letter or digit: cloud.google.com/storage/docs/buckets#naming), then optional path
+# segments of safe characters (no wildcards, spaces or `#`: the hook appends job folders and `*` itself).
+GCS_PREFIX_PATTERN = "gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[A-Za-z0-9._=-]+)*/?"
+GCS_PREFIX_HINT = (
+    "must be a Cloud Storage folder gs://BUCKET or gs://BUCKET/PATH: a bucket name of 3-63 lower-case letters, digits, "
+    "dashes, underscores or dots, and a path of letters, digits, dashes, underscores, dots or = (no wildcards)"
+)
 NO_SPACES = "[!-~]+"  # printable ASCII, no spaces
 ON_PENDING_PATTERN = "(warn|error|ignore)"
 
@@ -127,6 +135,8 @@ class BatchSettings:
     retry_unusable_answers: bool = setting(True, "a truncated (MAX_TOKENS) or invalid_output answer counts as a failed attempt and is sent again")  # noqa: E501
     on_pending: str = setting("warn", "a plain dbt run that leaves requests unanswered: warn, error (fail the model) or ignore", pattern=ON_PENDING_PATTERN, hint="must be warn, error or ignore")  # noqa: E501
     unique_key: str | list[str] | None = setting(None, "the column(s) naming the same row across runs, for previous_response (default: the model's columns other than request)")  # noqa: E501, RUF009
+    transport: str = setting("bigquery", "how requests reach Vertex and answers come back: bigquery (job tables) or gcs (JSONL files under gcs_prefix, exported and loaded by BigQuery)", pattern="(bigquery|gcs)", hint="must be bigquery or gcs")  # noqa: E501
+    gcs_prefix: str | None = setting(None, "Cloud Storage folder (gs://bucket/path) for the jobs' JSONL files; required with transport gcs", pattern=GCS_PREFIX_PATTERN, hint=GCS_PREFIX_HINT)  # noqa: E501
     # fmt: on
 
     @property
@@ -307,5 +317,10 @@ def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, st
         raise SettingsError(
             f"model {node_name}: poll_initial_seconds={settings.poll_initial_seconds} is greater than "
             f"poll_max_seconds={settings.poll_max_seconds}; make poll_initial_seconds at most poll_max_seconds"
+        )
+    if settings.transport == "gcs" and settings.gcs_prefix is None:
+        raise SettingsError(
+            f"model {node_name}: transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL files "
+            "(for example gs://my-bucket/gemini-batch); set gcs_prefix in the model's meta"
         )
     return settings

@@ -1,5 +1,5 @@
 """The local Cloud Storage (gcp-storage-emulator, started by `dbt-gemini-batch local up`) through the real
-google-cloud-storage client, and what bqemulator can and cannot do with gs:// URIs on it."""
+google-cloud-storage client, and what bqemulator does with gs:// URIs on it."""
 
 from __future__ import annotations
 
@@ -42,3 +42,18 @@ def test_bigquery_load_from_local_gcs(bq_client: bigquery.Client, bucket: storag
     table = f"{bq_client.project}.{dataset}.loaded"
     bq_client.load_table_from_uri(f"gs://{bucket.name}/rows.jsonl", table, job_config=config).result(timeout=60)
     assert [r["a"] for r in bq_client.query(f"select a from `{table}` order by a").result()] == [1, 2]
+
+
+def test_bigquery_export_to_local_gcs_is_listed_and_keeps_json_values(
+    bq_client: bigquery.Client, storage_client: storage.Client, bucket: storage.Bucket, dataset: str
+) -> None:
+    """EXPORT DATA writes files into the local Cloud Storage's folder: the storage client lists and reads them (the
+    local storage server adopts them), and a JSON column is a JSON value in the lines, as BigQuery writes it."""
+    bq_client.query(
+        f"""export data options (uri = 'gs://{bucket.name}/out/rows-*.jsonl', format = 'JSON', overwrite = true) as
+        select 'h1' as request_hash, parse_json('{{"contents": [{{"parts": [{{"text": "hi"}}]}}]}}') as request"""
+    ).result(timeout=60)
+    (blob,) = storage_client.list_blobs(bucket.name, prefix="out/")
+    assert blob.name == "out/rows-000000000000.jsonl" and blob.size > 0
+    line = json.loads(bucket.blob(blob.name).download_as_text())
+    assert line == {"request_hash": "h1", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}

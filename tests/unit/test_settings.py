@@ -203,6 +203,15 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"meta": {"vertex_location": "eu"}}, "europe-west4 for EU"),
     ({"vertex_location": "us central1"}, "must be a Vertex AI region in lower case, such as us-central1"),
     ({"vertex_location": "US-CENTRAL1"}, "must be a Vertex AI region in lower case"),
+    ({"meta": {"transport": "s3"}}, 'transport="s3" (from meta) must be bigquery or gcs'),
+    ({"meta": {"transport": "gcs"}}, "transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL"),
+    ({"meta": {"transport": "gcs", "gcs_prefix": "my-bucket/x"}}, 'gcs_prefix="my-bucket/x" (from meta) must be'),
+    ({"meta": {"gcs_prefix": "gs://My_Bucket/x"}}, "a bucket name of 3-63 lower-case letters"),
+    ({"meta": {"gcs_prefix": "gs://ab/x"}}, "must be a Cloud Storage folder gs://BUCKET"),
+    ({"meta": {"gcs_prefix": "gs://-bucket/x"}}, "must be a Cloud Storage folder gs://BUCKET"),
+    ({"meta": {"gcs_prefix": "gs://bucket/in/*.jsonl"}}, "(no wildcards)"),
+    ({"meta": {"gcs_prefix": "gs://bucket/a b"}}, "must be a Cloud Storage folder gs://BUCKET"),
+    ({"meta": {"gcs_prfix": "gs://bucket"}}, "'gcs_prfix' is not a gemini_batch setting; did you mean 'gcs_prefix'"),
 ]  # fmt: skip
 
 
@@ -283,6 +292,18 @@ def test_poll_cadence_from_environment_and_bad_environment_values_name_the_varia
     assert (s.poll_initial_seconds, s.poll_max_seconds) == (0.5, 2.0)
     with pytest.raises(SettingsError, match="from environment variable GEMINI_BATCH_VERTEX_LOCATION"):
         settings_for("m", {}, env={"GEMINI_BATCH_VERTEX_LOCATION": "EU"})
+
+
+@pytest.mark.parametrize(
+    "prefix", ["gs://my-bucket", "gs://my-bucket/", "gs://my_bucket.example/gemini-batch/runs=1", "gs://b01/a/b/c"]
+)
+def test_cloud_storage_transport_settings_that_are_accepted(prefix: str) -> None:
+    config = {"meta": {"transport": "gcs", "gcs_prefix": prefix}}
+    s = settings_for("m", config, env={})
+    assert (s.transport, s.gcs_prefix) == ("gcs", prefix)
+    assert jinja_validate(config) == dataclasses.asdict(s)
+    # a prefix alone keeps the default transport: the BigQuery one
+    assert settings_for("m", {"meta": {"gcs_prefix": prefix}}, env={}).transport == "bigquery"
 
 
 def test_tuned_and_full_resource_models_are_passed_through() -> None:

@@ -5,14 +5,20 @@ dataset (submit.py); an older hook also left `..._pending` staging tables. A tab
 job was collected (or never created), or when no ledger row names it and it is older than ORPHAN_AFTER (a submitter
 writes the ledger row seconds after the input table, so a younger one may belong to a run in progress). Tables of jobs
 not collected yet are kept: `collect` still needs them. Every such table also expires on its own (submit.py).
+
+With `transport: gcs` a job's files are in `<gcs_prefix>/<input table name>/` (batch/gcs.py); such a folder is deleted
+by the same rule as its table (its job collected or never created, or unknown to the ledger and older than
+ORPHAN_AFTER).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from gemini_batch.batch import gcs
 from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY, BatchContext
 from gemini_batch.dbt_project import BatchNode
+from gemini_batch.settings import BatchSettings
 
 ORPHAN_AFTER = dt.timedelta(hours=1)
 
@@ -21,8 +27,10 @@ def job_table_prefix(node: BatchNode) -> str:
     return f"{node.alias}__batch_"
 
 
-def clean(ctx: BatchContext, node: BatchNode, now: dt.datetime | None = None) -> list[str]:
-    """Drop the model's leftover job tables; returns their ids."""
+def clean(
+    ctx: BatchContext, node: BatchNode, now: dt.datetime | None = None, settings: BatchSettings | None = None
+) -> list[str]:
+    """Drop the model's leftover job tables (and, given settings with a gcs_prefix, job folders); returns their ids."""
     now = now or dt.datetime.now(dt.UTC)
     # The ledger is append-only: each job's latest event is its state. Every answer cache of this model counts
     # (a job another target left uncollected still needs its tables).
@@ -50,4 +58,26 @@ def clean(ctx: BatchContext, node: BatchNode, now: dt.datetime | None = None) ->
         full = f"{node.dataset}.{name}"
         ctx.bq.delete_table(full, not_found_ok=True, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
         dropped.append(full)
+    if settings is not None and settings.gcs_prefix:
+        dropped += _clean_folders(ctx, node, settings.gcs_prefix, keep, known, now)
+    return dropped
+
+
+def _clean_folders(
+    ctx: BatchContext, node: BatchNode, gcs_prefix: str, keep: set[str], known: set[str], now: dt.datetime
+) -> list[str]:
+    """Delete the job folders under gcs_prefix by the tables' rule; returns their gs:// URIs."""
+    root = gcs.job_folder(gcs_prefix, "")  # <gcs_prefix>/
+    _, under = gcs.split_uri(root)
+    folders: dict[str, list[dt.datetime]] = {}
+    for blob in gcs.objects(ctx, root + job_table_prefix(node)):
+        folder = blob.name[len(under) :].split("/", 1)[0]
+        folders.setdefault(folder, []).append(blob.time_created or now)
+    dropped = []
+    for folder, created in sorted(folders.items()):
+        if folder in keep or (folder not in known and now - min(created) < ORPHAN_AFTER):
+            continue
+        uri = gcs.job_folder(gcs_prefix, folder)
+        gcs.delete_under(ctx, uri + "/")
+        dropped.append(uri + "/")
     return dropped

@@ -1,5 +1,6 @@
 """Step 5: merge a finished job's output table into m__responses, record counts and tokens in the ledger, and drop
-the per-job tables unless keep_job_tables.
+the per-job tables unless keep_job_tables. A `transport: gcs` job's JSONL answers are first loaded into the output
+table a BigQuery-transport job would have written (batch/gcs.py), so both merge alike; its objects go with its tables.
 
 A success is never overwritten; a failure keeps its status and counts an attempt (once per job, however often the
 output is merged), so the row is sent again until max_attempts. One collector per answer cache at a time (the
@@ -15,7 +16,7 @@ import datetime as dt
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
-from gemini_batch.batch import lease
+from gemini_batch.batch import gcs, lease
 from gemini_batch.batch.common import SUCCESS_STATES, NodeOutcome, table_id
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
@@ -57,6 +58,9 @@ def _collect(
     state = job.state.name
     error = job.error.message if job.error and job.error.message else None
     counts: dict[str, int] = {}
+    if gcs.is_gcs_job(job) and entry.output_table:
+        # transport gcs: the JSONL answers become the output table a BigQuery-transport job would have written
+        gcs.load_output(ctx, node, job, entry.output_table)
     output = next((t for t in output_candidates(entry, job) if _exists(ctx, t)), "")
     output_exists = bool(output)
     output = output or entry.output_table or ""
@@ -118,6 +122,8 @@ def _collect(
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)
         if output_exists:
             ctx.bq.delete_table(output, not_found_ok=True)
+        if gcs.is_gcs_job(job):
+            gcs.delete_job_objects(ctx, job)
 
 
 def record_failed_job(

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from google.cloud import aiplatform_v1, bigquery
+from google.cloud import aiplatform_v1, bigquery, storage
 
 from gemini_batch.ledger import Ledger
 from gemini_batch.progress import Progress
@@ -42,6 +42,7 @@ class BatchContext:
         self.invocation_id = invocation_id or uuid.uuid4().hex
         self.progress = progress or Progress()
         self.query_defaults = query_defaults or QueryDefaults()
+        self._storage: storage.Client | None = None
 
     def location(self, settings: BatchSettings) -> str:
         """The jobs' Vertex location, lower case as Vertex spells them (a profile may say `US-Central1`)."""
@@ -54,6 +55,13 @@ class BatchContext:
         if key not in self._job_clients:
             self._job_clients[key] = self._job_client_factory(settings, location)
         return self._job_clients[key]
+
+    def storage(self) -> storage.Client:
+        """Cloud Storage (transport: gcs), made on first use with BigQuery's project and credentials;
+        google-cloud-storage itself honours STORAGE_EMULATOR_HOST, which the local stack sets."""
+        if self._storage is None:
+            self._storage = storage.Client(project=self.bq.project, credentials=self.bq._credentials)
+        return self._storage
 
     def sql(self, sql: str, node: str | None = None, **params: Any) -> list[bigquery.Row]:
         """Run one query with the profile's cost guards and labels (`node`: the dbt node it works for)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
+from gemini_batch.batch import gcs
 from gemini_batch.batch.common import TRANSIENT, BatchError, NodeOutcome, label_value, transient_retry
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts
@@ -153,6 +154,9 @@ def submit_chunk(
             f"{node.name}: chunk {input_table} has {count} requests, more than max_requests_per_job="
             f"{settings.max_requests_per_job}; the model's rows changed during submission, run again"
         )
+    if settings.transport == "gcs" and settings.gcs_prefix:
+        # the same rows as JSONL in Cloud Storage, written by BigQuery; the table stays as the record of what was sent
+        gcs.export_requests(ctx, node, input_table, gcs.input_uri(settings.gcs_prefix, input_table))
     entry = create_job(ctx, node, settings, input_table, count)
     outcome.jobs.append(entry.job_name or "")
     outcome.submitted_requests += count
@@ -162,17 +166,23 @@ def submit_chunk(
 def job_body(
     ctx: BatchContext, node: BatchNode, settings: BatchSettings, entry: LedgerEntry
 ) -> aiplatform_v1.BatchPredictionJob:
+    if settings.transport == "gcs" and settings.gcs_prefix:
+        input_config = gcs.input_config(gcs.input_uri(settings.gcs_prefix, entry.input_table))
+        output_config = gcs.output_config(gcs.output_prefix(settings.gcs_prefix, entry.input_table))
+    else:
+        input_config = aiplatform_v1.BatchPredictionJob.InputConfig(
+            instances_format="bigquery",
+            bigquery_source=aiplatform_v1.BigQuerySource(input_uri=f"bq://{entry.input_table}"),
+        )
+        output_config = aiplatform_v1.BatchPredictionJob.OutputConfig(
+            predictions_format="bigquery",
+            bigquery_destination=aiplatform_v1.BigQueryDestination(output_uri=f"bq://{entry.output_table}"),
+        )
     return aiplatform_v1.BatchPredictionJob(
         display_name=entry.display_name,
         model=settings.model_resource,
-        input_config=aiplatform_v1.BatchPredictionJob.InputConfig(
-            instances_format="bigquery",
-            bigquery_source=aiplatform_v1.BigQuerySource(input_uri=f"bq://{entry.input_table}"),
-        ),
-        output_config=aiplatform_v1.BatchPredictionJob.OutputConfig(
-            predictions_format="bigquery",
-            bigquery_destination=aiplatform_v1.BigQueryDestination(output_uri=f"bq://{entry.output_table}"),
-        ),
+        input_config=input_config,
+        output_config=output_config,
         # Labels reach the billing export's `labels` column: the dbt project, model and invocation a cost belongs to
         # (README "Costs" joins them to gemini_batch_usage).
         labels={
@@ -253,13 +263,19 @@ def find_by_input_label(
     """The job created for this ledger entry, if Vertex has one: its label and its input table must both match."""
     value = input_label(entry.input_table)
     source = f"bq://{entry.input_table}"
+    # with transport gcs the input is <gcs_prefix>/<input table name>/input/...: the folder names the table
+    folder = f"/{entry.input_table.rsplit('.', 1)[-1]}/{gcs.INPUT_FILES}"
+
+    def reads_entry_input(job: aiplatform_v1.BatchPredictionJob) -> bool:
+        uris = job.input_config.gcs_source.uris
+        return job.input_config.bigquery_source.input_uri == source or any(u.endswith(folder) for u in uris)
 
     def lookup() -> aiplatform_v1.BatchPredictionJob | None:
         # ListBatchPredictionJobsRequest.filter supports `labels.key=value` (aiplatform_v1 types/job_service.py).
         jobs = client.list_batch_prediction_jobs(
             request={"parent": parent, "filter": f'labels.{INPUT_LABEL}="{value}"'}, timeout=60
         )
-        return next((job for job in jobs if job.input_config.bigquery_source.input_uri == source), None)
+        return next((job for job in jobs if reads_entry_input(job)), None)
 
     try:
         return transient_retry(LIST_RETRY_SECONDS)(lookup)()

@@ -11,6 +11,8 @@
    another's query results; gemini_batch.local.bigquery_gate runs one request at a time (see why there).
 5. `dbt docs generate` reads `__TABLES__` and INFORMATION_SCHEMA.COLUMN_FIELD_PATHS, which bqemulator lacks;
    gemini_batch.local.bqemulator_catalog_views builds them from its catalog like bqemulator builds TABLES/COLUMNS.
+6. `EXPORT DATA ... format='JSON'` writes a JSON column as a quoted string; BigQuery writes the JSON value
+   (gemini_batch.local.bqemulator_json_export, used by the Cloud Storage transport).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_catalog_views  # __TABLES__ and COLUMN_FIELD_PATHS for dbt docs
 
     bqemulator_catalog_views.install()
+    from gemini_batch.local import bqemulator_json_export  # JSON columns exported as JSON values
+
+    bqemulator_json_export.install()
     install_spatial_extension()
     permit_wildcard_upload_content_type()
     set_default_dataset_location(args.location)

@@ -167,8 +167,10 @@ class LocalStack:
         storage_dir = self.data_dir / "storage"
         if not cfg.persist_bigquery:
             shutil.rmtree(storage_dir, ignore_errors=True)
+        # gemini_batch.local.storage_server: gcp-storage-emulator that also serves the files bqemulator's EXPORT DATA
+        # writes into that folder (see there).
         storage_args = [
-            "-m", "gcp_storage_emulator", "--data-dir", str(storage_dir),
+            "-m", "gemini_batch.local.storage_server", "--data-dir", str(storage_dir),
             "start", "--host", "127.0.0.1", "--port", str(cfg.storage_port), "--quiet",
         ]  # fmt: skip
         procs = {

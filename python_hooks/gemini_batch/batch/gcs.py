@@ -1,0 +1,126 @@
+"""The Cloud Storage transport (`transport: gcs`): a chunk's requests go to Vertex as JSONL files and the answers come
+back as JSONL, both moved by BigQuery itself (EXPORT DATA out, a load job in); no row passes through Python.
+
+Everything else is the BigQuery transport's: the chunk's input table (written by submit.py, kept until collect as the
+record of what was sent), the ledger row (input_table, output_table = the loaded table), collect.merge_output. Where a
+job's files live is derived from its input table, so it is unique per chunk and submission:
+    <gcs_prefix>/<input table name>/input/requests-*.jsonl     `{"request_hash": ..., "request": {...}}` per line
+    <gcs_prefix>/<input table name>/output/                    gcsDestination.outputUriPrefix
+Vertex writes `<outputUriPrefix>/prediction-model-<timestamp>/predictions.jsonl`, echoing each input line's other keys
+(request_hash) next to `status`, `processed_time`, `request` and `response`
+(cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-cloud-storage).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from google.api_core import exceptions as gexc
+from google.cloud import aiplatform_v1, bigquery, storage
+
+from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY, QUERY_SECONDS, BatchContext
+from gemini_batch.dbt_project import BatchNode
+
+INPUT_FILES = "input/requests-*.jsonl"
+OUTPUT_FOLDER = "output"
+PREDICTIONS = "prediction-model-*/predictions.jsonl"
+# What the load job reads of each output line; other keys are ignored (ignore_unknown_values). The same columns as a
+# BigQuery-transport output table, so collect.merge_output reads both alike.
+OUTPUT_SCHEMA = [
+    bigquery.SchemaField("request_hash", "STRING"),
+    bigquery.SchemaField("request", "JSON"),
+    bigquery.SchemaField("response", "JSON"),
+    bigquery.SchemaField("status", "STRING"),
+    bigquery.SchemaField("processed_time", "TIMESTAMP"),
+]
+_WILDCARD = re.compile(r"[*?\[]")
+
+
+def job_folder(gcs_prefix: str, input_table: str) -> str:
+    return f"{gcs_prefix.rstrip('/')}/{input_table.rsplit('.', 1)[-1]}"
+
+
+def input_uri(gcs_prefix: str, input_table: str) -> str:
+    return f"{job_folder(gcs_prefix, input_table)}/{INPUT_FILES}"
+
+
+def output_prefix(gcs_prefix: str, input_table: str) -> str:
+    return f"{job_folder(gcs_prefix, input_table)}/{OUTPUT_FOLDER}"
+
+
+def is_gcs_job(job: aiplatform_v1.BatchPredictionJob) -> bool:
+    return bool(job.output_config.gcs_destination.output_uri_prefix)
+
+
+def export_requests(ctx: BatchContext, node: BatchNode, input_table: str, uri: str) -> None:
+    """Write the input table as JSONL under `uri` (one `*`: BigQuery splits an export into files of at most 1 GB,
+    cloud.google.com/bigquery/docs/exporting-data#export_limitations, and Vertex takes at most 1 GB per input file).
+
+    `request` is stored as JSON text; parse_json makes it a JSON value, which a JSON export writes as an object, as
+    Vertex wants it ('round': a number that does not round-trip through a double is rounded rather than refused).
+    """
+    ctx.sql(
+        f"""
+        export data options (uri = '{uri}', format = 'JSON', overwrite = true) as
+        select request_hash, parse_json(request, wide_number_mode => 'round') as request
+        from `{input_table}`
+        """,
+        node=node.unique_id,
+    )
+
+
+def input_config(uri: str) -> aiplatform_v1.BatchPredictionJob.InputConfig:
+    return aiplatform_v1.BatchPredictionJob.InputConfig(
+        instances_format="jsonl", gcs_source=aiplatform_v1.GcsSource(uris=[uri])
+    )
+
+
+def output_config(prefix: str) -> aiplatform_v1.BatchPredictionJob.OutputConfig:
+    return aiplatform_v1.BatchPredictionJob.OutputConfig(
+        predictions_format="jsonl", gcs_destination=aiplatform_v1.GcsDestination(output_uri_prefix=prefix)
+    )
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    return bucket, name
+
+
+def objects(ctx: BatchContext, prefix_uri: str) -> list[storage.Blob]:
+    bucket, name = split_uri(prefix_uri)
+    return list(ctx.storage().list_blobs(bucket, prefix=name, timeout=BQ_REQUEST_SECONDS))
+
+
+def load_output(ctx: BatchContext, node: BatchNode, job: aiplatform_v1.BatchPredictionJob, table: str) -> bool:
+    """Load the job's predictions.jsonl files into `table` (replacing it); False when the job wrote none."""
+    prefix = job.output_config.gcs_destination.output_uri_prefix.rstrip("/")
+    if not any(b.name.endswith("/predictions.jsonl") for b in objects(ctx, prefix + "/")):
+        return False
+    config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+        schema=OUTPUT_SCHEMA,
+        ignore_unknown_values=True,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        labels=ctx.query_defaults.config([], node=node.unique_id).labels,
+    )
+    load = ctx.bq.load_table_from_uri(
+        f"{prefix}/{PREDICTIONS}", table, job_config=config, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS
+    )
+    load.result(timeout=QUERY_SECONDS, retry=BQ_RETRY)
+    return True
+
+
+def delete_job_objects(ctx: BatchContext, job: aiplatform_v1.BatchPredictionJob) -> int:
+    """Delete the job's input files and its output folder; returns how many objects were deleted."""
+    prefixes = [u[: m.start()] if (m := _WILDCARD.search(u)) else u for u in job.input_config.gcs_source.uris]
+    prefixes.append(job.output_config.gcs_destination.output_uri_prefix.rstrip("/") + "/")
+    return sum(delete_under(ctx, p) for p in prefixes if p.count("/") >= 3)  # never a whole bucket
+
+
+def delete_under(ctx: BatchContext, prefix_uri: str) -> int:
+    blobs = objects(ctx, prefix_uri)
+    for blob in blobs:
+        with contextlib.suppress(gexc.NotFound):  # another run's cleanup got there first
+            blob.delete(timeout=BQ_REQUEST_SECONDS)
+    return len(blobs)
