@@ -15,6 +15,7 @@ import google.auth.exceptions
 import requests
 from google.api_core import exceptions as gexc
 
+from gemini_batch.batch.common import never_connected
 from gemini_batch.progress import Progress
 
 EXIT_FAILED = 1
@@ -80,7 +81,20 @@ def explain(exc: BaseException) -> str | None:
                 "the local stack stopped answering (connection refused on loopback): start it with "
                 "`dbt-gemini-batch local up`, run the `export` lines it prints, then run the command again."
             )
+        if never_connected(cause):
+            return (
+                f"cannot reach {_host(cause)} (connection refused, unknown host or connect timeout): check the "
+                "network, proxy and the vertex_endpoint / vertex_location settings, then run the command again; jobs "
+                "already submitted keep running and `dbt-gemini-batch collect` picks them up."
+            )
     return None
+
+
+def _host(exc: BaseException) -> str:
+    """The host a failed connection was for, from urllib3's MaxRetryError inside requests' ConnectionError."""
+    pool = getattr(exc.args[0], "pool", None) if exc.args else None
+    host = getattr(pool, "host", None)
+    return str(host) if host else "the service"
 
 
 def one_sentence(command: Callable[..., int]) -> Callable[..., int]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import requests
+import urllib3.exceptions
 from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 
@@ -18,7 +21,9 @@ TERMINAL_STATES = {
     "JOB_STATE_EXPIRED",
 }
 SUCCESS_STATES = {"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"}
-# API errors worth retrying: quota and transient server trouble.
+# API errors worth retrying: quota, transient server trouble and the network (the REST transport of aiplatform raises
+# requests' own errors, which are not the builtin ConnectionError: a connection reset during a 96-hour wait must not
+# end it).
 TRANSIENT = (
     gexc.TooManyRequests,
     gexc.ServiceUnavailable,
@@ -26,7 +31,12 @@ TRANSIENT = (
     gexc.GatewayTimeout,
     gexc.DeadlineExceeded,
     ConnectionError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
 )
+# A service that cannot be reached at all (refused, unknown host, connect timeout) is retried this long, not the whole
+# budget of a call: the commands then end within a minute naming what is unreachable (friendly_errors.explain).
+UNREACHABLE_SECONDS = 45.0
 
 
 class BatchError(RuntimeError):
@@ -54,13 +64,38 @@ def table_id(uri_or_id: str) -> str:
     return uri_or_id.removeprefix("bq://")
 
 
-def transient_retry(timeout: float, on_error: Callable[[Exception], None] | None = None) -> gretry.Retry:
-    """Exponential backoff (2 s doubling to 60 s, jittered) on TRANSIENT errors for at most `timeout` seconds in all.
+def never_connected(exc: BaseException) -> bool:
+    """The request never reached the service: connection refused, unknown host or a connect timeout."""
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None  # urllib3's MaxRetryError carries the cause
+    return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
+def transient_retry(
+    timeout: float,
+    on_error: Callable[[Exception], None] | None = None,
+    unreachable_seconds: float = UNREACHABLE_SECONDS,
+) -> gretry.Retry:
+    """Exponential backoff (2 s doubling to 60 s, jittered) on TRANSIENT errors for at most `timeout` seconds in all,
+    and for at most `unreachable_seconds` of a service that cannot be reached at all.
 
     The same policy dbt-bigquery's clients use (google.api_core.retry); the last error is raised when time runs out.
     """
+    unreachable_since: float | None = None
+
+    def predicate(exc: Exception) -> bool:
+        nonlocal unreachable_since
+        if never_connected(exc):
+            unreachable_since = unreachable_since or time.monotonic()
+            return time.monotonic() - unreachable_since < unreachable_seconds
+        unreachable_since = None
+        return isinstance(exc, TRANSIENT)
+
     return gretry.Retry(
-        predicate=gretry.if_exception_type(*TRANSIENT),
+        predicate=predicate,
         initial=2.0,
         maximum=60.0,
         multiplier=2.0,

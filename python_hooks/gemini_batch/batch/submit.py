@@ -18,7 +18,14 @@ from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from gemini_batch.batch import gcs
-from gemini_batch.batch.common import TRANSIENT, BatchError, NodeOutcome, label_value, transient_retry
+from gemini_batch.batch.common import (
+    TRANSIENT,
+    BatchError,
+    NodeOutcome,
+    label_value,
+    never_connected,
+    transient_retry,
+)
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts
 from gemini_batch.batch.preflight import check_location
@@ -228,7 +235,9 @@ def create_job(
     def create_or_find() -> aiplatform_v1.BatchPredictionJob:
         try:
             return client.create_batch_prediction_job(parent=parent, batch_prediction_job=body, timeout=120)
-        except TRANSIENT:
+        except TRANSIENT as exc:
+            if never_connected(exc):
+                raise  # the request never left: no job can exist
             # The job may exist although the call failed. Look before retrying.
             found = find_by_input_label(client, parent, entry)
             if found is not None:
@@ -243,9 +252,8 @@ def create_job(
     except TRANSIENT as exc:
         ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create failed: {exc}",
                           collected_at=dt.datetime.now(dt.UTC))  # fmt: skip
-        raise BatchError(
-            f"{node.name}: could not create the batch job within {CREATE_RETRY_SECONDS:.0f} s: {exc}"
-        ) from exc
+        why = "Vertex AI cannot be reached" if never_connected(exc) else f"failing for {CREATE_RETRY_SECONDS:.0f} s"
+        raise BatchError(f"{node.name}: could not create the batch job ({why}): {exc}") from exc
     except gexc.GoogleAPICallError as exc:
         ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create rejected: {exc}",
                           collected_at=dt.datetime.now(dt.UTC))  # fmt: skip

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from google.cloud import aiplatform_v1
 
-from gemini_batch.batch.common import TERMINAL_STATES, TRANSIENT, BatchError, transient_retry
+from gemini_batch.batch.common import TERMINAL_STATES, TRANSIENT, BatchError, never_connected, transient_retry
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
@@ -21,7 +21,8 @@ def get_job(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry) -> a
     try:
         return transient_retry(GET_RETRY_SECONDS)(client.get_batch_prediction_job)(name=entry.job_name, timeout=60)
     except TRANSIENT as exc:
-        raise BatchError(f"cannot read the state of {entry.job_name}: Vertex keeps answering with errors") from exc
+        why = "Vertex AI cannot be reached" if never_connected(exc) else "Vertex keeps answering with errors"
+        raise BatchError(f"cannot read the state of {entry.job_name}: {why} ({exc.__class__.__name__})") from exc
 
 
 def wait(
