@@ -23,6 +23,7 @@ from google.cloud import aiplatform_v1, bigquery
 
 from gemini_batch.local.clients import local_bigquery_client, local_job_client
 from gemini_batch.local.stack import LocalStack, StackConfig, free_port
+from pipeline_throughput import peak_rss_mib
 
 LOCATION = "us-central1"
 LOAD_BATCH_ROWS = 25_000
@@ -91,14 +92,6 @@ def request_row(i: int, rng: random.Random) -> dict[str, Any]:
         },
     }
     return {"review_id": i, "product_line": rng.choice(["home", "outdoor", "audio"]), "request": json.dumps(request)}
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM (peak resident set) of a process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:

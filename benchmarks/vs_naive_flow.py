@@ -50,6 +50,7 @@ from pipeline_throughput import (
     USAGE,
     BenchError,
     RunResult,
+    peak_rss_mib,
     repo_root,
     sql_pick,
     timed_run,
@@ -137,13 +138,6 @@ def reset_peak_rss(pid: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # -- API call accounting ---------------------------------------------------------------------------------------------
