@@ -74,10 +74,12 @@ def jpeg_bytes(blocks_wide: int, blocks_high: int) -> bytes:
     return b"\xff\xd8" + dqt + sof0 + dht + sos + scan + b"\xff\xd9"
 
 
-def pdf_bytes(title: str) -> bytes:
-    """A one-page PDF 1.4 showing `title` in Helvetica, with a correct cross-reference table."""
-    text = title.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode("latin-1", "replace")
+def pdf_bytes(lines: list[str]) -> bytes:
+    """A one-page PDF 1.4 showing `lines` in Helvetica, one under the other, with a correct cross-reference table."""
+    shown = " T* ".join(
+        "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj" for line in lines
+    )
+    stream = f"BT /F1 14 Tf 18 TL 72 720 Td {shown} ET".encode("latin-1", "replace")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -106,7 +108,9 @@ def media_bytes(item: MediaObject) -> bytes:
     if item.mime_type == "image/jpeg":
         return jpeg_bytes(1 + n % 4, 1 + n % 3)
     if item.mime_type == "application/pdf":
-        return pdf_bytes(f"Product {n} specification sheet")
+        return pdf_bytes(
+            [f"Product {n} specification sheet", *(f"Specification {k}: see the box" for k in range(1, n))]
+        )
     raise ValueError(f"{item.uri}: the demo makes PNG, JPEG and PDF files only, not {item.mime_type}")
 
 
