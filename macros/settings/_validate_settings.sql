@@ -45,6 +45,11 @@
             {%- else -%}
                 {%- set problem = gemini_batch._settings_value_problem(name, info, value) -%}
             {%- endif -%}
+            {#- YAML 1.1 (dbt's yml files) reads a bare off/on/no/yes as a boolean: check_file_uris: off is false -#}
+            {%- set yaml_hint = " (YAML reads a bare off, on, no or yes as false or true: quote it, e.g. 'off')" -%}
+            {%- if value is none and info.type == 'str' and (raw is sameas true or raw is sameas false) -%}
+                {%- set problem = problem ~ yaml_hint -%}
+            {%- endif -%}
             {%- if problem is not none -%}
                 {{ exceptions.raise_compiler_error(prefix ~ name ~ '=' ~ tojson(raw) ~ ' (' ~ source ~ ') ' ~ problem) }}
             {%- endif -%}

@@ -137,6 +137,7 @@ class BatchSettings:
     unique_key: str | list[str] | None = setting(None, "the column(s) naming the same row across runs, for previous_response (default: the model's columns other than request)")  # noqa: E501, RUF009
     transport: str = setting("bigquery", "how requests reach Vertex and answers come back: bigquery (job tables) or gcs (JSONL files under gcs_prefix, exported and loaded by BigQuery)", pattern="(bigquery|gcs)", hint="must be bigquery or gcs")  # noqa: E501
     gcs_prefix: str | None = setting(None, "Cloud Storage folder (gs://bucket/path) for the jobs' JSONL files; required with transport gcs", pattern=GCS_PREFIX_PATTERN, hint=GCS_PREFIX_HINT)  # noqa: E501
+    check_file_uris: str = setting("sample", "before submitting, check that the gs:// objects of fileData parts exist: sample (up to 100 distinct URIs of the rows to send), all, or off", pattern="(off|sample|all)", hint="must be off, sample or all")  # noqa: E501
     # fmt: on
 
     @property
@@ -309,6 +310,9 @@ def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, st
             continue
         value = _convert(info, raw)
         problem = f"must be {TYPE_WORDS[info.type]}" if value is None else _value_problem(info, value)
+        if value is None and info.type == "str" and isinstance(raw, bool):
+            # YAML 1.1 (dbt's yml files) reads a bare off/on/no/yes as a boolean: check_file_uris: off is false
+            problem = f"{problem} (YAML reads a bare off, on, no or yes as false or true: quote it, e.g. 'off')"
         if problem is not None:
             raise _bad_value(node_name, name, raw, source, problem)
         values[name] = value

@@ -212,6 +212,8 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str]] = [
     ({"meta": {"gcs_prefix": "gs://bucket/in/*.jsonl"}}, "(no wildcards)"),
     ({"meta": {"gcs_prefix": "gs://bucket/a b"}}, "must be a Cloud Storage folder gs://BUCKET"),
     ({"meta": {"gcs_prfix": "gs://bucket"}}, "'gcs_prfix' is not a gemini_batch setting; did you mean 'gcs_prefix'"),
+    ({"meta": {"check_file_uris": "some"}}, 'check_file_uris="some" (from meta) must be off, sample or all'),
+    ({"meta": {"check_file_uris": False}}, "check_file_uris=false (from meta) must be a string (YAML reads a bare off"),
 ]  # fmt: skip
 
 

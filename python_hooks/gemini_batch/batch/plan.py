@@ -15,6 +15,16 @@ PENDING_CONDITION = (
 )
 
 
+def pending_from(node: BatchNode) -> str:
+    """FROM ... WHERE of the rows to send (needs @max_attempts): the staging of job inputs and the checks read it."""
+    return f"""
+        from `{node.requests_table}` as requests
+        left join `{node.responses_table}` as responses
+            on requests.request_hash = responses.request_hash
+        -- a NULL hash means a NULL request, which the materialization's check stops; never send one
+        where requests.request_hash is not null and {PENDING_CONDITION}"""
+
+
 def pending_counts(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> tuple[int, int]:
     """(pending request hashes, hashes given up after max_attempts failures)."""
     rows = ctx.sql(

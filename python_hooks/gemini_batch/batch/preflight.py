@@ -1,5 +1,7 @@
-"""Checks before anything is built or submitted: a job location Vertex accepts, next to the model's dataset, and a
-model that location serves. Each failure says what to change; none of them costs a query or a job.
+"""Checks before anything is built or submitted: a job location Vertex accepts, next to the model's dataset, a model
+that location serves, and (check_file_uris) Cloud Storage objects that exist for the fileData parts of the rows to send.
+Each failure says what to change; the location checks cost no query, the file check one query and one metadata read
+per object checked, and none of them a job.
 
 Vertex: "The region of the input BigQuery dataset must be the same as the Vertex AI batch prediction job", and the
 BigQuery multi-regions US and EU are not Vertex locations
@@ -10,8 +12,14 @@ fails, after the staging and input tables were paid for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from google.api_core import exceptions as gexc
+
+from gemini_batch.batch import gcs
 from gemini_batch.batch.common import BatchError
-from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BatchContext
+from gemini_batch.batch.plan import pending_from
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.model_names import location_mismatch
 from gemini_batch.settings import BatchSettings
@@ -21,6 +29,9 @@ MULTI_REGIONS = {"us", "eu"}
 # gemini/batch-prediction/intro_batch_prediction.ipynb submits BigQuery jobs with LOCATION=global), so the dataset's
 # region is not compared; that is an assumption only real Vertex can confirm.
 GLOBAL = "global"
+# check_file_uris=sample reads at most this many distinct gs:// URIs of the rows to send (one metadata read each).
+FILE_URI_SAMPLE = 100
+MISSING_SHOWN = 10  # URIs named in the error; the count says how many more
 
 
 def check_location(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> str:
@@ -52,3 +63,82 @@ def check_location(ctx: BatchContext, node: BatchNode, settings: BatchSettings) 
     if problem:
         raise BatchError(f"{node.name}: {problem}")
     return location
+
+
+def file_uris_sql(node: BatchNode, mode: str) -> str:
+    """The distinct gs:// fileData URIs of the rows to send (needs @max_attempts); with `sample` at most
+    FILE_URI_SAMPLE of them, spread over the URIs by fingerprint rather than the first ones in storage order.
+
+    Requests are JSON text: contents[].parts[].fileData.fileUri (file_data.file_uri in snake_case requests, which
+    Vertex accepts too). The materialization's check has already stopped rows whose contents or parts are not lists.
+    """
+    limit = f"\n        limit {FILE_URI_SAMPLE:d}" if mode == "sample" else ""
+    return f"""
+        select uri
+        from (
+            select distinct
+                coalesce(json_value(part, '$.fileData.fileUri'), json_value(part, '$.file_data.file_uri')) as uri
+            from (
+                select requests.request
+                {pending_from(node)}
+            ) as pending
+            cross join unnest(json_query_array(pending.request, '$.contents')) as content
+            cross join unnest(json_query_array(content, '$.parts')) as part
+        )
+        where starts_with(uri, 'gs://')
+        order by farm_fingerprint(uri){limit}
+        """
+
+
+def missing_objects(uris: list[str], exists: Callable[[str, str], bool]) -> list[str]:
+    """The URIs whose object does not exist; `exists(bucket, name)` reads one object's metadata."""
+    missing = []
+    for uri in uris:
+        bucket, name = gcs.split_uri(uri)
+        if not name or not exists(bucket, name):
+            missing.append(uri)
+    return missing
+
+
+def missing_message(node_name: str, mode: str, checked: int, missing: list[str]) -> str:
+    shown = ", ".join(missing[:MISSING_SHOWN]) + (
+        f" and {len(missing) - MISSING_SHOWN} more" if len(missing) > MISSING_SHOWN else ""
+    )
+    scope = f"a sample of {checked}" if mode == "sample" else f"all {checked}"
+    return (
+        f"{node_name}: {len(missing)} Cloud Storage object(s) named by fileData parts of the rows to send do not exist "
+        f"(check_file_uris={mode} checked {scope} distinct gs:// URIs): {shown}. Vertex would fail each such row hours "
+        "later. Upload the files or fix the URIs; check_file_uris: 'off' skips this check"
+    )
+
+
+def check_file_uris(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> int:
+    """Stop the model before any table or job when a gs:// object its rows name is missing; returns URIs checked.
+
+    Vertex reads each fileData object only when it answers the row, so a missing one would be a failed row after the
+    job ran (and was paid for). One query picks the URIs (never the rows themselves into Python), then one metadata
+    read per URI; `off` skips both, for tables of millions of files where even a sample is unwanted.
+    """
+    mode = settings.check_file_uris
+    if mode == "off":
+        return 0
+    rows = ctx.sql(file_uris_sql(node, mode), node=node.unique_id, max_attempts=settings.max_attempts)
+    uris = [str(r["uri"]) for r in rows]
+    if not uris:
+        return 0
+    client = ctx.storage()
+
+    def exists(bucket: str, name: str) -> bool:
+        try:
+            return client.bucket(bucket).get_blob(name, timeout=BQ_REQUEST_SECONDS) is not None
+        except gexc.Forbidden as exc:
+            raise BatchError(
+                f"{node.name}: cannot read gs://{bucket}/{name} to check that it exists ({exc.code}): give the "
+                "account running dbt storage.objects.get on the bucket, or set check_file_uris: 'off'"
+            ) from exc
+
+    missing = missing_objects(uris, exists)
+    if missing:
+        raise BatchError(missing_message(node.name, mode, len(uris), missing))
+    ctx.progress.say(f"{node.name}: {len(uris)} Cloud Storage file(s) named by fileData parts exist")
+    return len(uris)

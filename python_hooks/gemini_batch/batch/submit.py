@@ -27,8 +27,8 @@ from gemini_batch.batch.common import (
     transient_retry,
 )
 from gemini_batch.batch.context import BatchContext
-from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts
-from gemini_batch.batch.preflight import check_location
+from gemini_batch.batch.plan import pending_counts, pending_from
+from gemini_batch.batch.preflight import check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
@@ -78,15 +78,6 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
 BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
 
 
-def _pending_from(node: BatchNode) -> str:
-    return f"""
-        from `{node.requests_table}` as requests
-        left join `{node.responses_table}` as responses
-            on requests.request_hash = responses.request_hash
-        -- a NULL hash means a NULL request, which the materialization's check stops; never send one
-        where requests.request_hash is not null and {PENDING_CONDITION}"""
-
-
 def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, outcome: NodeOutcome) -> ChunkPlan | None:
     """Count pending hashes per bucket (one aggregate, no sort); more buckets while one exceeds max_requests_per_job.
 
@@ -103,6 +94,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    check_file_uris(ctx, node, settings)  # the gs:// objects of fileData parts exist: before any table or job
     spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     while True:
@@ -111,7 +103,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
             select bucket, count(*) as n
             from (
                 select distinct requests.request_hash, {BUCKET_SQL} as bucket
-                {_pending_from(node)}
+                {pending_from(node)}
             )
             group by bucket
             """,
@@ -146,7 +138,7 @@ def submit_chunk(
         f"""
         create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as
         select requests.request_hash, any_value(requests.request) as request
-        {_pending_from(node)} and {BUCKET_SQL} = @bucket
+        {pending_from(node)} and {BUCKET_SQL} = @bucket
         group by requests.request_hash
         """,
         node=node.unique_id,
