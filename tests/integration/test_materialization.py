@@ -169,14 +169,16 @@ def test_row_checks_agree_with_vertex(project: DemoProject) -> None:
         12: '{"contents": [{"role": "user", "parts": [{"text": ""}]}]}',
         13: '{"contents": [{"role": "user", "parts": [{"fileData": {"fileUri": "https://example.com/a.png", '
         '"mimeType": "image/png"}}]}]}',
+        14: '{"contents": [{"role": "user", "parts": [{"text": "x"}]}], "systemInstruction": "be brief"}',
     }
     select = "\nunion all\n".join(f"select {k} as k, '{v}' as request" for k, v in rows.items())
     project.add_model("mat/vertex_rules.sql", batch_model("vertex_rules", select))
     result, log = run_logged(project, "run", "--select", "vertex_rules", ok=False)
-    assert "3 row(s) have a request that Vertex would reject" in result.output, result.output[-3000:]
+    assert "4 row(s) have a request that Vertex would reject" in result.output, result.output[-3000:]
     assert "k=11: `cachedContent` is not supported by batch prediction" in result.output
     assert "k=12: a text part is empty" in result.output
     assert "k=13: a fileData URI is neither gs:// nor a public YouTube URL" in result.output
+    assert "k=14: `systemInstruction` is not a Content object" in result.output
     # bqemulator parses 0.1000000000000000055511151231257827 in any mode; BigQuery's default (exact) would not.
     assert "safe.parse_json(request, wide_number_mode => 'round')" in log
 

@@ -44,8 +44,11 @@ def test_snake_case_and_camel_case_normalize_to_the_same_request() -> None:
     assert "my_field" in a.body["generationConfig"]["responseSchema"]["properties"], "property names are data"
 
 
-def test_a_bare_string_system_instruction_becomes_content() -> None:
-    checked = check_request({"contents": [USER], "systemInstruction": "Be brief."})
+def test_a_bare_string_system_instruction_is_refused_like_vertex() -> None:
+    # the SDKs wrap a string in a Content; the API's proto JSON does not, so a request table built by hand fails there
+    with pytest.raises(BadRequest, match=r"Invalid value at 'system_instruction' \(type.googleapis.com/google.cloud"):
+        check_request({"contents": [USER], "systemInstruction": "Be brief."})
+    checked = check_request({"contents": [USER], "systemInstruction": {"parts": [{"text": "Be brief."}]}})
     assert prompt_text(checked.body) == "Be brief.\nHello"
     assert user_text(checked.body) == "Hello"
 

@@ -76,7 +76,8 @@
     unset"); fields may be camelCase or the proto's snake_case (proto JSON), so cached_content is cachedContent too;
     batch reads only gs:// and public YouTube URIs in fileData ("Only public YouTube or Cloud Storage URIs are
     supported in the fileData or file_data field", GoogleCloudPlatform/generative-ai
-    gemini/batch-prediction/intro_batch_prediction.ipynb); an empty text part is refused per row. -#}
+    gemini/batch-prediction/intro_batch_prediction.ipynb); an empty text part is refused per row; systemInstruction
+    is a Content (the SDKs wrap a bare string, the API's proto JSON refuses one). -#}
 {% macro _request_problem(request_text, parsed) %}
     {%- set parts -%}
         unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content,
@@ -120,6 +121,11 @@
             then 'a fileData URI is neither gs:// nor a public YouTube URL (batch jobs read only those)'
         when json_query({{ parsed }}, '$.cachedContent') is not null or json_query({{ parsed }}, '$.cached_content') is not null
             then '`cachedContent` is not supported by batch prediction'
+        when not starts_with(
+            coalesce(json_query({{ parsed }}, '$.systemInstruction'), json_query({{ parsed }}, '$.system_instruction'), '{}'),
+            '{'
+        )
+            then '`systemInstruction` is not a Content object (write {"parts": [{"text": "..."}]}, not a bare string)'
     end
 {% endmacro %}
 

@@ -237,8 +237,13 @@ def check_request(raw: Any) -> CheckedRequest:
     body["contents"] = [_content(c, f"contents[{i}]", roles=True) for i, c in enumerate(contents)]
     if body.get("systemInstruction") is not None:
         system = body["systemInstruction"]
-        if isinstance(system, str):  # a bare string is accepted by the SDKs; the API wants a Content
-            system = {"parts": [{"text": system}]}
+        if not isinstance(system, dict):
+            # The SDKs accept a bare string and wrap it in a Content; the API (proto JSON) does not. The message is
+            # proto JSON's type-mismatch error (the shape of "Invalid value at 'contents[0]'" errors Google returns).
+            raise BadRequest(
+                "Invalid JSON payload received. Invalid value at 'system_instruction' "
+                f"(type.googleapis.com/google.cloud.aiplatform.v1.Content), {json.dumps(system)}"
+            )
         body["systemInstruction"] = _content(system, "system_instruction", roles=False)
     if body.get("generationConfig") is not None:
         body["generationConfig"] = _generation_config(body["generationConfig"])
