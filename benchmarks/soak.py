@@ -27,7 +27,8 @@ the finished state: the hook cannot merge (and drop) a job it has not yet seen f
   duplicates  (job, hash) pairs where a job was created for a hash that an earlier job still had in flight at that
               moment (created before, not ended yet) or had already answered successfully (ended before, status '').
   lost        hashes some job's output answered successfully (status '') that the model's m__responses does not hold
-              as answered.
+              as answered. The soak's models leave room for the whole answer (max_output_tokens 1024): a truncated
+              answer is marked unusable and re-sent by design (retry_unusable_answers), which would show up here.
   leaked      tables left in the soak's dataset that are neither a model's relations (m, m__requests, m__responses)
               nor a package-level table (`gemini_batch_*`): job input/output tables (`m__batch_*`), staging tables or
               views (`m__dbt_gemini_batch_tmp`, ...), whatever a killed run left.
@@ -325,7 +326,7 @@ def model_sql(index: int, plan: Plan) -> str:
         "    n as item_id,\n"
         "    {{ gemini_batch.request(\n"
         f"        prompt=\"concat('Soak model {index} item ', cast(n as string), ': name one colour.')\",\n"
-        "        generation_config={'temperature': 0, 'max_output_tokens': 32},\n"
+        "        generation_config={'temperature': 0, 'max_output_tokens': 1024},\n"
         "    ) }} as request\n"
         "from unnest(generate_array(1, {{ var('soak_rows') }})) as n\n"
     )
@@ -446,7 +447,7 @@ def answered_hashes(bq: bigquery.Client, model: str) -> set[str]:
 
 def leaked_tables(bq: bigquery.Client, models: Iterable[str]) -> tuple[list[str], list[str]]:
     """(leaked, kept): every table of the soak dataset that is not a model relation or a package-level table."""
-    expected = {f"{m}{suffix}" for m in models for suffix in ("", "__requests", "__responses")}
+    expected = {f"{m}{suffix}" for m in models for suffix in ("", "__requests", "__responses", "__answer_history")}
     names = sorted(t.table_id for t in bq.list_tables(DATASET))
     leaked = [n for n in names if n not in expected and not n.startswith("gemini_batch_")]
     return leaked, [n for n in names if n not in leaked]
@@ -651,7 +652,8 @@ def soak(info: StackInfo, root: Path, plan: Plan, ns: argparse.Namespace) -> dic
         available = cli.commands()
         cli.run("final-collect", "collect", "--vars", vars_arg(rows))
         if "clean" in available:
-            cli.run("final-clean", "clean", "--vars", vars_arg(rows))
+            # nothing else runs now: leftovers of the killed runs go whatever their age
+            cli.run("final-clean", "clean", "--older-than", "0", "--vars", vars_arg(rows))
         for resource in list_jobs(jobs, parent):
             recorder.observe(resource, late=True)
 

@@ -13,6 +13,7 @@ dbt-gemini-batch local up|down|status                  the local stack (BigQuery
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
@@ -95,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--allow-over-budget", action="store_true", help="let this run pass the spend guards")
         if name == "status":
             p.add_argument("--failed", action="store_true", help="list every failed row's key and error")
+        if name == "clean":
+            p.add_argument(
+                "--older-than",
+                type=float,
+                default=60.0,
+                metavar="MINUTES",
+                help="drop tables no ledger row names (and staging relations of builds) only when older than this "
+                "(default 60: a run in progress may own them); 0 when nothing else runs",
+            )
         if name in ("collect", "submit"):
             _add_interrupt_flag(p)
     local = sub.add_parser("local", help="the local stack: bqemulator + the Vertex AI batch emulator")
@@ -163,10 +173,12 @@ def scheduler_command(ns: argparse.Namespace) -> int:
             from gemini_batch.batch.clean import clean
 
             for node in nodes:
-                dropped = clean(runner.ctx, node, settings=session.settings(node))
+                dropped = clean(
+                    runner.ctx, node, settings=session.settings(node), older_than=dt.timedelta(minutes=ns.older_than)
+                )
                 for table in dropped:
                     print(f"dropped {table}")
-                progress.say(f"{node.name}: {len(dropped)} leftover job table(s) dropped")
+                progress.say(f"{node.name}: {len(dropped)} leftover table(s) dropped")
             return EXIT_OK
         if ns.command == "cancel":
             for node in nodes:

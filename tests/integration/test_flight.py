@@ -156,7 +156,7 @@ def test_clean_keeps_tables_of_jobs_in_flight_and_drops_what_a_killed_run_left(
     proc.wait(timeout=30)
     input_table = demo.ledger()[0]["input_table"]
     kept = demo.gb("clean", "--select", "review_insights")
-    assert "0 leftover job table(s) dropped" in kept.output  # collect still needs the job in flight's input
+    assert "0 leftover table(s) dropped" in kept.output  # collect still needs the job in flight's input
     demo.bq.get_table(input_table)
     set_emulator_config(emulator, {"queue_delay_seconds": 0.2})
     demo.gb("cancel", "--select", "review_insights")
@@ -165,9 +165,31 @@ def test_clean_keeps_tables_of_jobs_in_flight_and_drops_what_a_killed_run_left(
     demo.bq.query(f"create table `{input_table}` as select 'h' as request_hash, '{{}}' as request").result()
     cleaned = demo.gb("clean", "--select", "review_insights")
     assert f"dropped {input_table}" in cleaned.output
-    assert "1 leftover job table(s) dropped" in cleaned.output
+    assert "1 leftover table(s) dropped" in cleaned.output
     with pytest.raises(Exception, match="Not found"):
         demo.bq.get_table(input_table)
+
+    # a build killed mid-way leaves its staging view and table: kept while young (a build may be running), dropped
+    # with --older-than 0; a table that only looks alike is never touched
+    staging_view, staging_table = (
+        demo.table(f"review_insights__gemini_batch_{kind}_0123456789ab") for kind in ("view", "table")
+    )
+    lookalike = demo.table("review_insights__gemini_batch_view_mine")
+    for sql in (
+        f"create view `{staging_view}` as select 1 as x",
+        f"create table `{staging_table}` as select 1 as x",
+        f"create table `{lookalike}` as select 1 as x",
+    ):
+        demo.bq.query(sql).result()
+    assert "0 leftover table(s) dropped" in demo.gb("clean", "--select", "review_insights").output
+    swept = demo.gb("clean", "--select", "review_insights", "--older-than", "0")
+    assert "2 leftover table(s) dropped" in swept.output, swept.output
+    left = {t.table_id for t in demo.bq.list_tables(f"{demo.bq.project}.{demo.dataset}")}
+    assert "review_insights__gemini_batch_view_mine" in left
+    assert (
+        not {"review_insights__gemini_batch_view_0123456789ab", "review_insights__gemini_batch_table_0123456789ab"}
+        & left
+    )
 
 
 def test_commands_end_within_a_minute_when_bigquery_is_unreachable(demo: DemoProject) -> None:

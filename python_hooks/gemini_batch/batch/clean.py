@@ -1,5 +1,11 @@
 """`dbt-gemini-batch clean`: drop the per-job tables a killed or interrupted run left behind, and say which.
 
+It also drops the materialization's staging relations (`<alias>__gemini_batch_view_<invocation>` and `..._table_...`,
+macros/materializations/gemini_batch/_staging_relation.sql) older than `older_than`: a build removes its own on every
+path Jinja reaches, and they expire after a day, but a killed `dbt run` leaves them until then (bqemulator keeps no
+expiration at all). A running build keeps its staging relations for seconds to minutes, hence the same age rule as
+unknown job tables; `--older-than 0` when nothing else runs.
+
 A model's job tables are named `<alias>__batch_<stamp>_<id>_<bucket>` (input) and `..._out` (output), in the model's
 dataset (submit.py); an older hook also left `..._pending` staging tables. A table is dropped when the ledger says its
 job was collected (or never created), or when no ledger row names it and it is older than ORPHAN_AFTER (a submitter
@@ -14,6 +20,7 @@ ORPHAN_AFTER).
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from gemini_batch.batch import gcs
 from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY, BatchContext
@@ -27,10 +34,20 @@ def job_table_prefix(node: BatchNode) -> str:
     return f"{node.alias}__batch_"
 
 
+def staging_pattern(node: BatchNode) -> re.Pattern[str]:
+    """The names of the model's staging relations (one invocation id's first 12 hex digits each)."""
+    return re.compile(rf"{re.escape(node.alias)}__gemini_batch_(view|table)_[0-9a-f]{{12}}")
+
+
 def clean(
-    ctx: BatchContext, node: BatchNode, now: dt.datetime | None = None, settings: BatchSettings | None = None
+    ctx: BatchContext,
+    node: BatchNode,
+    now: dt.datetime | None = None,
+    settings: BatchSettings | None = None,
+    older_than: dt.timedelta = ORPHAN_AFTER,
 ) -> list[str]:
-    """Drop the model's leftover job tables (and, given settings with a gcs_prefix, job folders); returns their ids."""
+    """Drop the model's leftover job tables and staging relations (and, given settings with a gcs_prefix, job
+    folders); returns their ids. A table no ledger row names is dropped only when older than `older_than`."""
     now = now or dt.datetime.now(dt.UTC)
     # The ledger is append-only: each job's latest event is its state. Every answer cache of this model counts
     # (a job another target left uncollected still needs its tables).
@@ -48,23 +65,34 @@ def clean(
         if row["collected_at"] is None:
             keep |= tables
     prefix = job_table_prefix(node)
+    staging = staging_pattern(node)
     dropped = []
     for table in ctx.bq.list_tables(node.dataset, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS):
         name = table.table_id
-        if not name.startswith(prefix) or name in keep:
+        is_staging = bool(staging.fullmatch(name))
+        if not (name.startswith(prefix) or is_staging) or name in keep:
             continue
-        if name not in known and table.created and now - table.created < ORPHAN_AFTER:
-            continue  # perhaps a submission in progress: its ledger row comes next
+        if name not in known and table.created and now - table.created < older_than:
+            continue  # perhaps a submission or a build in progress
         full = f"{node.dataset}.{name}"
-        ctx.bq.delete_table(full, not_found_ok=True, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
+        if is_staging and table.table_type == "VIEW":  # SQL: bqemulator's tables.delete drops tables only
+            ctx.sql(f"drop view if exists `{full}`", node=node.unique_id)
+        else:
+            ctx.bq.delete_table(full, not_found_ok=True, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
         dropped.append(full)
     if settings is not None and settings.gcs_prefix:
-        dropped += _clean_folders(ctx, node, settings.gcs_prefix, keep, known, now)
+        dropped += _clean_folders(ctx, node, settings.gcs_prefix, keep, known, now, older_than)
     return dropped
 
 
 def _clean_folders(
-    ctx: BatchContext, node: BatchNode, gcs_prefix: str, keep: set[str], known: set[str], now: dt.datetime
+    ctx: BatchContext,
+    node: BatchNode,
+    gcs_prefix: str,
+    keep: set[str],
+    known: set[str],
+    now: dt.datetime,
+    older_than: dt.timedelta,
 ) -> list[str]:
     """Delete the job folders under gcs_prefix by the tables' rule; returns their gs:// URIs."""
     root = gcs.job_folder(gcs_prefix, "")  # <gcs_prefix>/
@@ -75,7 +103,7 @@ def _clean_folders(
         folders.setdefault(folder, []).append(blob.time_created or now)
     dropped = []
     for folder, created in sorted(folders.items()):
-        if folder in keep or (folder not in known and now - min(created) < ORPHAN_AFTER):
+        if folder in keep or (folder not in known and now - min(created) < older_than):
             continue
         uri = gcs.job_folder(gcs_prefix, folder)
         gcs.delete_under(ctx, uri + "/")
