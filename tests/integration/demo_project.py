@@ -130,6 +130,14 @@ class DemoProject:
                 )  # fmt: skip
                 writer.writerow(row)
 
+    def add_review_model_meta(self, entries: str) -> None:
+        """Add `meta` entries (Python dict items, e.g. "'on_resend': 'error'") to the demo's review_insights model."""
+        path = self.root / "models" / "demo" / "batch" / "review_insights.sql"
+        text = path.read_text()
+        line = "            'gemini_model': 'gemini-2.5-flash',\n"
+        assert line in text, "the demo model no longer gives gemini_model in meta as this helper expects"
+        path.write_text(text.replace(line, f"{line}            {entries},\n", 1))
+
     def add_model(self, relative_path: str, sql: str) -> None:
         path = self.root / "models" / relative_path
         path.parent.mkdir(parents=True, exist_ok=True)

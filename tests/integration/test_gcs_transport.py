@@ -13,16 +13,7 @@ from tests.integration.demo_project import DemoProject
 
 pytestmark = pytest.mark.integration
 
-MODEL = "demo/batch/review_insights.sql"
 MARTS = ("int_reviews__classified", "sentiment_by_product", "topic_counts")
-
-
-def use_gcs_transport(demo: DemoProject, prefix: str) -> None:
-    path = demo.root / "models" / MODEL
-    text = path.read_text()
-    line = "            'gemini_model': 'gemini-2.5-flash',\n"
-    assert line in text, "the demo model no longer gives gemini_model in meta as this test expects"
-    path.write_text(text.replace(line, f"{line}            'transport': 'gcs', 'gcs_prefix': '{prefix}',\n", 1))
 
 
 def answers(demo: DemoProject) -> list[dict[str, object]]:
@@ -48,7 +39,7 @@ def test_gcs_transport_gives_the_same_answers_and_marts_as_bigquery(
     # forget every answer, then ask again through Cloud Storage
     demo.rows("delete from `{ds}.review_insights__responses` where true")
     prefix = f"gs://{bucket.name}/gemini-batch/runs"
-    use_gcs_transport(demo, prefix)
+    demo.add_review_model_meta(f"'transport': 'gcs', 'gcs_prefix': '{prefix}'")
     demo.gb("run", "--select", "+tag:demo")
 
     assert answers(demo) == by_bigquery

@@ -22,14 +22,6 @@ def row_failures(local_stack: StackInfo) -> Iterator[None]:
     set_emulator_config(local_stack.vertex_endpoint, {"row_failure_rate": 0.0})
 
 
-def set_meta(demo: DemoProject, meta: str) -> None:
-    path = demo.root / "models" / MODEL
-    text = path.read_text()
-    demo_line = "            'gemini_model': 'gemini-2.5-flash',\n"
-    assert demo_line in text, "the demo model no longer gives gemini_model in meta as this helper expects"
-    path.write_text(text.replace(demo_line, f"            {meta},\n", 1))
-
-
 def read_plan(demo: DemoProject) -> dict:
     return json.loads((demo.root / "target" / "gemini_batch_plan.json").read_text())["models"][0]
 
@@ -69,7 +61,7 @@ def test_plan_equals_what_the_run_sends_and_estimates_its_tokens(demo: DemoProje
     # a prompt change: every answered key would be re-sent; on_resend=error stops the run before any job
     path = demo.root / "models" / MODEL
     path.write_text(path.read_text().replace("Classify", "Please classify", 1))
-    set_meta(demo, "'gemini_model': 'gemini-2.5-flash', 'on_resend': 'error'")
+    demo.add_review_model_meta("'on_resend': 'error'")
     demo.gb("plan", "--select", "review_insights")
     changed = read_plan(demo)
     assert changed["resent_changed"] == changed["to_send"] == changed["distinct_requests"]
@@ -81,7 +73,7 @@ def test_plan_equals_what_the_run_sends_and_estimates_its_tokens(demo: DemoProje
 
 
 def test_guards_stop_before_any_job_and_allow_once(demo: DemoProject) -> None:
-    set_meta(demo, "'gemini_model': 'gemini-2.5-flash', 'max_requests_per_run': 5")
+    demo.add_review_model_meta("'max_requests_per_run': 5")
     stopped = demo.gb("run", "--select", "+review_insights", ok=False)
     assert stopped.returncode == 1
     assert "max_requests_per_run=5" in stopped.output, stopped.output[-2500:]
@@ -96,7 +88,7 @@ def test_max_error_ratio(
     demo: DemoProject, local_stack: StackInfo, row_failures: None, ratio: float, code: int
 ) -> None:
     set_emulator_config(local_stack.vertex_endpoint, {"row_failure_rate": 0.3})
-    set_meta(demo, f"'gemini_model': 'gemini-2.5-flash', 'max_error_ratio': {ratio}")
+    demo.add_review_model_meta(f"'max_error_ratio': {ratio}")
     result = demo.gb("run", "--select", "+review_insights", ok=False)
     assert result.returncode == code, result.output[-3000:]
     failed = int(demo.scalar("select count(*) from `{ds}.review_insights__responses` where status != ''"))
