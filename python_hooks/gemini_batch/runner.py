@@ -225,8 +225,9 @@ class HookRunner:
         from dbt.cli.main import dbtRunner
 
         selection, project, _ = split_args(args)
+        # --log-level none: `ls` prints every selected node even with --quiet; only its result is wanted here
         listed = dbtRunner().invoke(
-            ["ls", *project, *selection, "--output", "json", "--output-keys", "unique_id", "--quiet"]
+            ["--log-level", "none", "ls", *project, *selection, "--output", "json", "--output-keys", "unique_id"]
         )
         if not listed.success or not isinstance(listed.result, list):
             return None  # dbt will report the same problem in the real invocation

@@ -157,3 +157,4 @@ def test_a_selection_without_gemini_batch_models_says_so(demo: DemoProject) -> N
         assert "no gemini_batch model matches --select tag:no_such_tag: nothing to do" in out.output, command
     run = demo.gb("run", "--select", "stg_shop__reviews")
     assert "no gemini_batch model was built by this `dbt run`: nothing was sent to Vertex AI" in run.output
+    assert '{"unique_id"' not in run.output  # the selection is resolved with `dbt ls`, which must not print it
