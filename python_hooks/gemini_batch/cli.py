@@ -23,7 +23,6 @@ from gemini_batch.friendly_errors import one_sentence
 from gemini_batch.progress import Progress
 
 if TYPE_CHECKING:
-    from gemini_batch.batch.context import BatchContext
     from gemini_batch.dbt_project import BatchNode
     from gemini_batch.session import Session
 
@@ -198,7 +197,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
                 )
                 flights.models[node.unique_id] = ModelFlight(node, session.settings(node), outcome, stopped=True)
                 continue
-            if not collect_only and not _built(runner.ctx, node):
+            if not collect_only and not runner.ctx.table_exists(node.requests_table):
                 progress.say(
                     f"{node.name}: not built yet ({node.requests_table} does not exist): nothing to submit; run "
                     f"`dbt run --select {node.name}` first"
@@ -233,19 +232,6 @@ def scheduler_command(ns: argparse.Namespace) -> int:
     except (ProjectError, SettingsError, LedgerError, BatchError) as exc:
         progress.say(f"ERROR {exc}")
         return EXIT_USAGE if isinstance(exc, ProjectError | SettingsError) else EXIT_FAILED
-
-
-def _built(ctx: BatchContext, node: BatchNode) -> bool:
-    """Whether dbt has built the model's m__requests (a selection may hold models never run yet)."""
-    from google.api_core import exceptions as gexc
-
-    from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY
-
-    try:
-        ctx.bq.get_table(node.requests_table, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
-    except gexc.NotFound:
-        return False
-    return True
 
 
 def _version() -> str:

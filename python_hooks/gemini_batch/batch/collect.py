@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from gemini_batch.batch import gcs, lease
@@ -61,12 +60,12 @@ def _collect(
     if gcs.is_gcs_job(job) and entry.output_table:
         # transport gcs: the JSONL answers become the output table a BigQuery-transport job would have written
         gcs.load_output(ctx, node, job, entry.output_table)
-    output = next((t for t in output_candidates(entry, job) if _exists(ctx, t)), "")
+    output = next((t for t in output_candidates(entry, job) if ctx.table_exists(t)), "")
     output_exists = bool(output)
     output = output or entry.output_table or ""
     # What was sent, to check the output against; a job from before the check (or a table dropped by hand) is merged
     # unchecked, and says so.
-    sent = entry.input_table if _exists(ctx, entry.input_table) else None
+    sent = entry.input_table if ctx.table_exists(entry.input_table) else None
     # Rows already written are kept whatever the job's end: a cancelled or failed job may have answered some.
     if output_exists:
         counts = merge_output(ctx, node, output, entry.job_name or "", sent)
@@ -226,14 +225,6 @@ def _report_shortfall(
         outcome.errors.append(message + " (on_missing_answers: error; set it to warn to only report this)")
     else:
         ctx.progress.say("WARNING " + message)
-
-
-def _exists(ctx: BatchContext, table: str) -> bool:
-    try:
-        ctx.bq.get_table(table)
-    except gexc.NotFound:
-        return False
-    return True
 
 
 def output_candidates(entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob) -> list[str]:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1, bigquery, storage
 
 from gemini_batch.ledger import Ledger
@@ -62,6 +63,14 @@ class BatchContext:
         if self._storage is None:
             self._storage = storage.Client(project=self.bq.project, credentials=self.bq._credentials)
         return self._storage
+
+    def table_exists(self, table: str) -> bool:
+        """Whether `table` (project.dataset.table) exists; a bounded metadata read, no query."""
+        try:
+            self.bq.get_table(table, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
+        except gexc.NotFound:
+            return False
+        return True
 
     def sql(self, sql: str, node: str | None = None, **params: Any) -> list[bigquery.Row]:
         """Run one query with the profile's cost guards and labels (`node`: the dbt node it works for)."""

@@ -79,14 +79,6 @@ class ModelPlan:
         return {**asdict(self), "to_send": self.to_send, "resend_share": round(self.resend_share, 4)}
 
 
-def exists(ctx: BatchContext, table: str) -> bool:
-    try:
-        ctx.bq.get_table(table)
-    except gexc.NotFound:
-        return False
-    return True
-
-
 def compiled_source(ctx: BatchContext, node: BatchNode, settings: BatchSettings, compiled_sql: str) -> str:
     """The model's compiled SQL as m__requests would hold it: request as JSON text plus the same request_hash
     (macros/materializations/gemini_batch/_create_requests_table.sql)."""
@@ -116,7 +108,7 @@ def plan_model(
     source = f"`{node.requests_table}`"
     if compiled_sql:
         source = f"({compiled_source(ctx, node, settings, compiled_sql)})"
-    has_answers = exists(ctx, node.responses_table)
+    has_answers = ctx.table_exists(node.responses_table)
     responses = (
         f"`{node.responses_table}`"
         if has_answers
@@ -184,7 +176,7 @@ def _resent(
     ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ModelPlan, source: str, compiled: bool
 ) -> None:
     if compiled:
-        if not exists(ctx, node.requests_table):
+        if not ctx.table_exists(node.requests_table):
             return
         keys = key_columns(ctx, node, settings)
         if not keys:

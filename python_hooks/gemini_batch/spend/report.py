@@ -18,7 +18,7 @@ from gemini_batch.batch.plan import pending_counts
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.prices import estimate_cost, normalize_model
 from gemini_batch.settings import BatchSettings
-from gemini_batch.spend.estimate import ModelPlan, exists
+from gemini_batch.spend.estimate import ModelPlan
 
 RESULTS_FILE = "gemini_batch_results.json"
 COLUMNS = (
@@ -68,7 +68,7 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
     for key in ("jobs", "sent", "answered", "failed", "tokens_in", "tokens_out", "tokens_thinking", "tokens_cached"):
         row[key] = int(jobs[key])
     row["retried"] = plan.retries_due if plan and row["sent"] else 0
-    row["given_up"] = pending_counts(ctx, node, settings)[1] if exists(ctx, node.responses_table) else 0
+    row["given_up"] = pending_counts(ctx, node, settings)[1] if ctx.table_exists(node.responses_table) else 0
     row["estimated_cost_usd"] = (
         estimate_cost(
             normalize_model(settings.gemini_model),

@@ -8,7 +8,7 @@ from typing import Any
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.settings import BatchSettings
-from gemini_batch.spend.estimate import exists, key_columns
+from gemini_batch.spend.estimate import key_columns
 
 EXAMPLE_KEYS = 3
 
@@ -21,7 +21,7 @@ def _key_sql(keys: list[str]) -> str:
 
 
 def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> dict[str, Any]:
-    if not exists(ctx, node.requests_table) or not exists(ctx, node.responses_table):
+    if not ctx.table_exists(node.requests_table) or not ctx.table_exists(node.responses_table):
         return {"model": node.name, "missing": True}
     in_flight_jobs = [e for e in ctx.ledger.uncollected(node.unique_id, node.responses_table) if e.job_name]
     in_flight = sum(e.request_count or 0 for e in in_flight_jobs)
