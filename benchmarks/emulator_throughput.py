@@ -22,7 +22,7 @@ from typing import Any
 from google.cloud import aiplatform_v1, bigquery
 
 from gemini_batch.local.clients import local_bigquery_client, local_job_client
-from gemini_batch.local.stack import LocalStack, StackConfig, free_port
+from gemini_batch.local.stack import LocalStack, StackConfig
 from pipeline_throughput import peak_rss_mib
 
 LOCATION = "us-central1"
@@ -106,15 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             settings["chunk_rows"] = args.chunk_rows
         config_path = Path(tmp) / "emulator.json"
         config_path.write_text(json.dumps(settings))
-        stack = LocalStack(
-            StackConfig(
-                bq_port=free_port(),
-                bq_grpc_port=free_port(),
-                vertex_port=free_port(),
-                data_dir=Path(tmp) / "stack",
-                emulator_config=config_path,
-            )
-        )
+        stack = LocalStack(StackConfig.on_free_ports(Path(tmp) / "stack", emulator_config=config_path))
         info = stack.up()
         try:
             return run(info.project, info.bigquery_endpoint, info.vertex_endpoint, info.pids, args.rows)

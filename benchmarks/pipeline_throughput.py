@@ -31,7 +31,7 @@ from pathlib import Path
 from google.cloud import bigquery
 
 from gemini_batch.local.clients import local_bigquery_client, local_job_client
-from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
+from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo
 
 DATASET = "bench"
 MODEL = "bench_requests"
@@ -281,9 +281,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="gemini-batch-pipeline-bench-"))
     try:
-        stack = LocalStack(
-            StackConfig(bq_port=free_port(), bq_grpc_port=free_port(), vertex_port=free_port(), data_dir=tmp / "stack")
-        )
+        stack = LocalStack(StackConfig.on_free_ports(tmp / "stack"))
         print("starting the local stack (bqemulator + Vertex AI batch emulator) ...", flush=True)
         info = stack.up()
         try:

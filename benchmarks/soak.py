@@ -60,7 +60,7 @@ from google.cloud import aiplatform_v1, bigquery
 
 from counting_proxy import CountingProxy
 from gemini_batch.local.clients import local_bigquery_client, local_job_client
-from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
+from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo
 
 LOCATION = "us-central1"
 DATASET = "soak"
@@ -764,12 +764,7 @@ def main(argv: list[str] | None = None) -> int:
                 work.mkdir(parents=True, exist_ok=True)
             else:
                 work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="gemini_batch_soak_")))
-            stack = LocalStack(
-                StackConfig(
-                    bq_port=free_port(), bq_grpc_port=free_port(), vertex_port=free_port(),
-                    storage_port=free_port(), data_dir=work / "stack",
-                )
-            )  # fmt: skip
+            stack = LocalStack(StackConfig.on_free_ports(work / "stack"))
             info = stack.up()
             cleanup.callback(stack.down)
             bq = local_bigquery_client(info.bigquery_endpoint, info.project, LOCATION)

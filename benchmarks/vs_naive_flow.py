@@ -39,7 +39,7 @@ from google.cloud import bigquery
 
 from counting_proxy import Call, CountingProxy
 from gemini_batch.local.clients import local_bigquery_client, local_job_client
-from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
+from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo
 from pipeline_throughput import (
     CLOSINGS,
     CONTEXT,
@@ -602,8 +602,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench_size(rows: int, polls: list[float], work: Path, parse: bool) -> SizeResult:
-    stack = LocalStack(StackConfig(bq_port=free_port(), bq_grpc_port=free_port(), vertex_port=free_port(),
-                                   data_dir=work / "stack"))  # fmt: skip
+    stack = LocalStack(StackConfig.on_free_ports(work / "stack"))
     print(f"\nN = {rows:,}: starting the local stack ...", flush=True)
     info = stack.up()
     try:

@@ -12,7 +12,7 @@ import pytest
 from google.cloud import aiplatform_v1, bigquery, storage
 
 from gemini_batch.local.clients import local_bigquery_client, local_job_client, local_storage_client
-from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
+from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo
 
 LOCATION = "us-central1"
 
@@ -20,15 +20,7 @@ LOCATION = "us-central1"
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
     data_dir = tmp_path_factory.mktemp("local_stack")
-    stack = LocalStack(
-        StackConfig(
-            bq_port=free_port(),
-            bq_grpc_port=free_port(),
-            vertex_port=free_port(),
-            storage_port=free_port(),
-            data_dir=Path(data_dir),
-        )
-    )
+    stack = LocalStack(StackConfig.on_free_ports(Path(data_dir)))
     info = stack.up()
     try:
         yield info

@@ -20,7 +20,7 @@ from google.cloud import bigquery
 
 from gemini_batch.demo_media import read_media_seed, upload_media
 from gemini_batch.local.clients import local_bigquery_client, local_storage_client
-from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo, free_port
+from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo
 
 DEMO_DATASET = "gemini_batch_demo"
 MARTS = ("review_pipeline_health", "sentiment_by_product", "topic_counts", "usage_and_cost")
@@ -72,15 +72,7 @@ def main() -> int:
     dbt_dir = project_dir()
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="gemini-batch-demo-") as data_dir:
-        stack = LocalStack(
-            StackConfig(
-                bq_port=free_port(),
-                bq_grpc_port=free_port(),
-                vertex_port=free_port(),
-                storage_port=free_port(),
-                data_dir=Path(data_dir),
-            )
-        )
+        stack = LocalStack(StackConfig.on_free_ports(Path(data_dir)))
         print(
             "starting the local stack (bqemulator + Vertex AI batch emulator + Cloud Storage emulator) ...", flush=True
         )

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA_DIR = Path(".gemini_batch_local")
 STATE_FILE = "stack.json"
@@ -59,6 +60,18 @@ class StackConfig:
     persist_bigquery: bool = False
     emulator_config: Path | None = None  # JSON file of gemini_batch.emulator settings (timings, faults, responder)
     ready_timeout_seconds: float = 90.0
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path, **options: Any) -> StackConfig:
+        """A stack on free loopback ports (every service), so several can run at once: tests, demo, benchmarks."""
+        return cls(
+            bq_port=free_port(),
+            bq_grpc_port=free_port(),
+            vertex_port=free_port(),
+            storage_port=free_port(),
+            data_dir=data_dir,
+            **options,
+        )
 
 
 @dataclass
