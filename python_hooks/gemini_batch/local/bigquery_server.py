@@ -13,6 +13,11 @@
    gemini_batch.local.bqemulator_catalog_views builds them from its catalog like bqemulator builds TABLES/COLUMNS.
 6. `EXPORT DATA ... format='JSON'` writes a JSON column as a quoted string; BigQuery writes the JSON value
    (gemini_batch.local.bqemulator_json_export, used by the Cloud Storage transport).
+7. bqemulator reads a new table's or view's schema with `SELECT * FROM x LIMIT 0`, which DuckDB still runs for a view
+   with joins and windows (0.6 s for a gemini_batch model's view at 100k rows, on every build); `WHERE false` is
+   folded into an empty result before anything runs. The same schema; BigQuery never runs a view to create it.
+8. `ALTER TABLE ... ADD COLUMN` / `DROP COLUMN` change the DuckDB table but not bqemulator's table metadata; BigQuery
+   updates the schema (gemini_batch.local.bqemulator_alter_columns).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from gemini_batch.local import bigquery_gate
 
@@ -55,6 +61,19 @@ def permit_wildcard_upload_content_type() -> None:
         upload._PERMITTED_MEDIA_CONTENT_TYPES = (*permitted, "*/*")  # type: ignore[assignment]
 
 
+def introspect_schemas_without_running() -> None:
+    from bqemulator.storage import arrow_bridge
+
+    def introspect_arrow_schema(engine: Any, target_ref: str) -> Any:
+        result = engine.execute(f"SELECT * FROM {target_ref} WHERE false")
+        if hasattr(result, "to_arrow_table"):
+            return result.to_arrow_table().schema
+        return result.fetch_arrow_table().schema
+
+    # ddl_sync and materialized_views import it from arrow_bridge when they run, so the module attribute is enough
+    arrow_bridge.introspect_arrow_schema = introspect_arrow_schema
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rest-port", type=int, default=9050)
@@ -73,8 +92,12 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_json_export  # JSON columns exported as JSON values
 
     bqemulator_json_export.install()
+    from gemini_batch.local import bqemulator_alter_columns  # tables.get follows ADD/DROP COLUMN
+
+    bqemulator_alter_columns.install()
     install_spatial_extension()
     permit_wildcard_upload_content_type()
+    introspect_schemas_without_running()
     set_default_dataset_location(args.location)
     bigquery_gate.install()
 

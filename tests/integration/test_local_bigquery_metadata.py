@@ -1,0 +1,48 @@
+"""The local BigQuery's table metadata follows what SQL did to the table, as BigQuery's does (bqemulator alone kept
+the schema of before an ALTER TABLE ADD/DROP COLUMN, and ran a view to learn its schema)."""
+
+from __future__ import annotations
+
+import pytest
+from google.cloud import bigquery
+
+pytestmark = pytest.mark.integration
+
+
+def columns(client: bigquery.Client, table: str) -> list[tuple[str, str, str | None]]:
+    return [(f.name, f.field_type, f.description) for f in client.get_table(table).schema]
+
+
+def test_add_and_drop_column_change_the_schema_tables_get_reports(bq_client: bigquery.Client, dataset: str) -> None:
+    table = f"{dataset}.answers"
+    bq_client.query(f"create table `{table}` (request_hash string, updated_at timestamp)").result()
+    described = bq_client.get_table(table)
+    described.schema = [
+        bigquery.SchemaField("request_hash", "STRING", description="the hash"),
+        bigquery.SchemaField("updated_at", "TIMESTAMP"),
+    ]
+    bq_client.update_table(described, ["schema"])
+    bq_client.query(f"alter table `{table}` add column if not exists judged_at timestamp").result()
+    assert columns(bq_client, table) == [
+        ("request_hash", "STRING", "the hash"),  # a kept column keeps its description
+        ("updated_at", "TIMESTAMP", None),
+        ("judged_at", "TIMESTAMP", None),
+    ]
+    bq_client.query(f"alter table `{table}` add column if not exists judged_at timestamp").result()  # a no-op
+    bq_client.query(f"alter table `{table}` drop column updated_at").result()
+    assert columns(bq_client, table) == [("request_hash", "STRING", "the hash"), ("judged_at", "TIMESTAMP", None)]
+
+
+def test_a_view_gets_its_schema_without_being_run(bq_client: bigquery.Client, dataset: str) -> None:
+    bq_client.query(f"create table `{dataset}.t` as select 1 as id, 'a' as label").result()
+    # dividing by zero fails when a row is computed: creating the view must not compute one
+    bq_client.query(
+        f"create view `{dataset}.v` as select id, label, 1 / (id - 1) as ratio, "
+        f"row_number() over (partition by label order by id) as n from `{dataset}.t`"
+    ).result()
+    assert [(f.name, f.field_type) for f in bq_client.get_table(f"{dataset}.v").schema] == [
+        ("id", "INTEGER"),
+        ("label", "STRING"),
+        ("ratio", "FLOAT"),
+        ("n", "INTEGER"),
+    ]
