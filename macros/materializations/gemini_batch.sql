@@ -115,7 +115,7 @@
     {%- do gemini_batch._persist_table_docs(responses_relation) -%}
 
     {#- 6. Pending work is never silent: without the hook, say how many requests wait (on_pending). -#}
-    {%- if settings.on_pending != 'ignore' and not var('gemini_batch_hook_active', false) -%}
+    {%- if settings.on_pending != 'ignore' and not gemini_batch._hook_active() -%}
         {%- set pending = gemini_batch._count_pending(requests_relation, responses_relation, settings.max_attempts) -%}
         {%- if pending.pending > 0 -%}
             {%- set message = 'gemini_batch model ' ~ model.name ~ ': ' ~ pending.message -%}

@@ -157,6 +157,11 @@ class BatchNode:
         return self.table("__responses")
 
     @property
+    def view(self) -> str:
+        """The model's own relation: requests joined to answers, with output_state (the materialization's view)."""
+        return self.table("")
+
+    @property
     def dataset(self) -> str:
         return f"{self.database}.{self.schema}"
 

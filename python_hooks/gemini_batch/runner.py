@@ -10,37 +10,30 @@ after dbt returns.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gemini_batch.batch import NodeOutcome
-from gemini_batch.batch.flight import Flights, Interrupted
+from gemini_batch.batch.common import Interrupted, NodeOutcome
 from gemini_batch.dbt_project import MATERIALIZATION, DbtFlags
 from gemini_batch.phases import EXECUTED, Graph, phases_of, split_args
 from gemini_batch.progress import Progress
-from gemini_batch.session import Session
 
-HOOK_ACTIVE_VAR = "gemini_batch_hook_active"  # read by the materialization (macros/materializations/gemini_batch.sql)
+if TYPE_CHECKING:
+    from gemini_batch.batch.flight import Flights
+    from gemini_batch.session import Session
+
+# Read by the materialization (macros/materializations/gemini_batch.sql): the hook is about to send the pending rows,
+# so the model does not warn about them. An environment variable and not a --vars entry: dbt's partial parsing starts
+# over whenever --vars differ from the last invocation's, so a var would make every `dbt-gemini-batch run` after a
+# plain `dbt run` (and the other way round) parse the whole project again. Runtime env_var() calls are not tracked by
+# partial parsing.
+HOOK_ACTIVE_ENV = "GEMINI_BATCH_HOOK_ACTIVE"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
-
-
-def with_vars(dbt_args: Sequence[str], extra: dict[str, Any]) -> list[str]:
-    """dbt arguments with `extra` merged into --vars (dbt reads one --vars; the user's own vars are kept)."""
-    merged = {**DbtFlags.from_args(dbt_args).vars, **extra}
-    args: list[str] = []
-    skip_next = False
-    for arg in dbt_args:
-        if skip_next:
-            skip_next = False
-        elif arg == "--vars":
-            skip_next = True
-        elif not arg.startswith("--vars="):
-            args.append(arg)
-    return [*args, "--vars", json.dumps(merged)]
 
 
 class HookRunner:
@@ -52,7 +45,7 @@ class HookRunner:
         cancel_on_interrupt: bool = False,
     ) -> None:
         # The materialization's pending-work warning (on_pending) is for plain dbt runs; here the hook sends them.
-        self.dbt_args = with_vars(dbt_args, {HOOK_ACTIVE_VAR: True})
+        self.dbt_args = list(dbt_args)
         self.wait = wait
         self.cancel_on_interrupt = cancel_on_interrupt
         self.progress = progress or Progress()
@@ -62,10 +55,13 @@ class HookRunner:
         self._session: Session | None = None
         self._flights: Flights | None = None
         self._lock = threading.Lock()
+        self._warming: threading.Thread | None = None
         self._sigint_seen = False
         self._in_dbt = False  # a Ctrl-C while dbt runs a phase is handled differently from one while waiting
 
     def _open_session(self, invocation_id: str) -> tuple[Session, Flights]:
+        from gemini_batch.session import Session  # imported by _warm_imports meanwhile, if not already
+
         with self._lock:
             if self._session is None:
                 self._session = Session.open(self.flags, invocation_id=invocation_id, progress=self.progress)
@@ -77,6 +73,11 @@ class HookRunner:
         """dbt event callback: submits a built gemini_batch model's requests, never waits (see phases.py). Never
         raises."""
         try:
+            if event.info.name == "NodeStart" and self._warming is None:
+                # dbt now mostly waits on BigQuery: import what the hook needs meanwhile (earlier, the import would
+                # compete with dbt's own CPU-bound start-up for the GIL and slow it down)
+                self._warming = threading.Thread(target=_warm_imports, name="gemini-batch-imports", daemon=True)
+                self._warming.start()
             if event.info.name != "NodeFinished":
                 return
             info = event.data.node_info
@@ -104,6 +105,13 @@ class HookRunner:
 
     def invoke(self) -> int:
         """Run dbt with the hook, phase by phase; the exit code is dbt's, 1 when a hook step failed, 130 on Ctrl-C."""
+        try:
+            return self._invoke()
+        finally:
+            if self._warming is not None:
+                self._warming.join()
+
+    def _invoke(self) -> int:
         command, args = self.dbt_args[0], self.dbt_args[1:]
         phases = self._phases(command, args) if self.wait else None
         codes: list[int] = []
@@ -206,10 +214,16 @@ class HookRunner:
         if self._sigint_seen:
             raise KeyboardInterrupt
         self._in_dbt = True
+        previous = os.environ.get(HOOK_ACTIVE_ENV)
+        os.environ[HOOK_ACTIVE_ENV] = "1"
         try:
             result = dbtRunner(callbacks=[self.callback]).invoke(args)
         finally:
             self._in_dbt = False
+            if previous is None:
+                os.environ.pop(HOOK_ACTIVE_ENV, None)
+            else:
+                os.environ[HOOK_ACTIVE_ENV] = previous
         if self._sigint_seen or isinstance(result.exception, KeyboardInterrupt):
             raise KeyboardInterrupt
         if failed is not None:
@@ -246,6 +260,18 @@ class HookRunner:
             report_run(self._session, [o.node for o in self.outcomes])
         except Exception as exc:  # a report must not turn a good run into a failed one
             self.progress.say(f"could not write the run summary: {exc.__class__.__name__}: {exc}")
+
+
+def _warm_imports() -> None:
+    """Import the batch steps and the Vertex AI client (~0.6 s of CPU) while dbt waits on BigQuery for the models'
+    SQL, instead of after the first gemini_batch model is built (started by the callback on dbt's first NodeStart).
+    Python's import locks make the first use wait for an import under way; a failure here is left for that use to
+    raise."""
+    try:
+        import gemini_batch.batch.flight
+        import gemini_batch.session  # noqa: F401
+    except Exception:  # noqa: S110 - the real import, on first use, reports it
+        pass
 
 
 def summarize(outcomes: list[NodeOutcome]) -> str:

@@ -125,6 +125,19 @@ def test_scheduler_path_gives_the_same_tables_as_the_one_shot_run(
     assert [j["state"] for j in other.ledger()] == ["JOB_STATE_SUCCEEDED"]
 
 
+def test_plain_dbt_and_the_hook_keep_each_others_partial_parsing(demo: DemoProject) -> None:
+    """dbt parses the whole project again when --vars differ from its last invocation's: the hook's own flag is an
+    environment variable, so alternating `dbt run` and `dbt-gemini-batch run` never costs a full parse."""
+    demo.dbt("parse")
+    log = demo.root / "logs" / "dbt.log"
+    before = len(log.read_text())
+    demo.gb("run", "--select", "stg_shop__reviews")
+    demo.dbt("run", "--select", "stg_shop__reviews")
+    written = log.read_text()[before:]
+    assert written.count("Partial parsing enabled") >= 2  # the hook's invocations and the plain one all reused it
+    assert "Unable to do partial parsing" not in written
+
+
 def test_failed_rows_are_visible_then_retried_and_successes_win(
     demo: DemoProject, local_stack: StackInfo, faults: None
 ) -> None:

@@ -95,7 +95,11 @@ def test_truncated_answers_are_kept_retried_then_given_up(project: DemoProject) 
     assert {r["output_state"] for r in first} == {"truncated"}
     assert all(r["response"] is not None and r["attempts"] == 1 and not r["given_up"] for r in first)
     assert all("thinking tokens" in r["output_error"] for r in first)
-    # Next run: judged unusable, so a failed attempt, sent again.
+    # Judged by the hook as it merged the job, not left for the next build: already an unusable answer, judged once.
+    assert {r["status"] for r in first} == {"unusable answer: truncated"}
+    judged = project.rows("select judged_at, updated_at from `{ds}.truncated__responses`")
+    assert judged and all(r["judged_at"] is not None and r["judged_at"] <= r["updated_at"] for r in judged)
+    # Next run: sent again as a failed attempt.
     project.gb("build", "--select", "truncated")
     second = project.rows("select * from `{ds}.truncated`")
     assert {(r["output_state"], r["attempts"], r["given_up"]) for r in second} == {("truncated", 2, True)}
@@ -105,6 +109,40 @@ def test_truncated_answers_are_kept_retried_then_given_up(project: DemoProject) 
     rows = project.rows("select attempts, given_up, status from `{ds}.truncated`")
     assert {(r["attempts"], r["given_up"]) for r in rows} == {(2, True)}
     assert all(r["status"] == "unusable answer: truncated" for r in rows)
+
+
+def test_the_build_judges_answers_left_unjudged_and_never_an_answer_twice(project: DemoProject) -> None:
+    """Answers merged unjudged (retry_unusable_answers was off, an older package, a hook that stopped before judging)
+    are judged by the next build; an answer judged already is not parsed again, so an unchanged re-run judges
+    nothing. A table made before `judged_at` existed gets the column."""
+    project.add_model(
+        "typed/judged_once.sql",
+        model(
+            {"output_schema": "summary STRING", "max_attempts": 3},
+            "prompt='review_text_clean', generation_config={'max_output_tokens': 2}",
+        ),
+    )
+    project.gb("build", "--select", "judged_once")
+    responses = "`{ds}.judged_once__responses`"
+    hashes = [r["request_hash"] for r in project.rows(f"select request_hash from {responses} order by request_hash")]
+    assert len(hashes) == 4
+    unjudged, judged_usable = hashes[0], hashes[1]
+    # As an older package left it: no judged_at column, truncated answers with status ''.
+    project.rows(f"alter table {responses} drop column judged_at")
+    project.rows(f"update {responses} set status = '' where request_hash in ('{unjudged}', '{judged_usable}')")
+    project.dbt("run", "--select", "judged_once")  # the materialization only: no job, no hook
+    columns = {f.name for f in project.bq.get_table(project.table("judged_once__responses")).schema}
+    assert "judged_at" in columns
+    state = {r["request_hash"]: r for r in project.rows(f"select * from {responses}")}
+    assert state[unjudged]["status"] == "unusable answer: truncated"
+    assert state[unjudged]["judged_at"] is not None
+    # One judged already (judged_at = its updated_at) is taken as judged: the build does not parse it again.
+    project.rows(f"update {responses} set status = '', judged_at = updated_at where request_hash = '{judged_usable}'")
+    one = f"select status, updated_at, judged_at from {responses} where request_hash = '{judged_usable}'"
+    before = project.rows(one)
+    project.dbt("run", "--select", "judged_once")
+    after = project.rows(one)
+    assert after == before and after[0]["status"] == ""
 
 
 def test_answers_that_do_not_fit_the_schema_are_invalid_output_unless_retries_are_off(project: DemoProject) -> None:

@@ -13,7 +13,8 @@
             processed_time timestamp,
             job_name string,
             attempts int64,
-            updated_at timestamp
+            updated_at timestamp,
+            judged_at timestamp
         )
         cluster by request_hash
     {%- endcall -%}

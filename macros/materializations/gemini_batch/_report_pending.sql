@@ -3,8 +3,7 @@
     hook's pending rule, gemini_batch/batch/plan.py), and returns {'pending', 'new', 'retry', 'given_up', 'message'}.
     The materialization says so in dbt's log and in the node's run result message, and on_pending decides: warn (a
     dbt warning, an error under --warn-error), error (the model fails after its relations are built), ignore.
-    Not run under the hook (`dbt-gemini-batch run|build` passes var gemini_batch_hook_active), which is about to
-    send those rows itself. -#}
+    Not run under the hook (_hook_active), which is about to send those rows itself. -#}
 {% macro _count_pending(requests_relation, responses_relation, max_attempts) %}
     {%- set query -%}
         select
@@ -28,4 +27,11 @@
         ~ ': a plain dbt run does not send them; run `dbt-gemini-batch run --select ' ~ model.name
         ~ '` (or `submit`) to send them' -%}
     {{ return({'pending': new + retry, 'new': new, 'retry': retry, 'given_up': given_up, 'message': message}) }}
+{% endmacro %}
+
+{#- Whether `dbt-gemini-batch run|build` runs this dbt invocation: it sets GEMINI_BATCH_HOOK_ACTIVE=1 (an environment
+    variable, not a --vars entry, so that switching between it and plain dbt keeps dbt's partial parsing; see
+    gemini_batch/runner.py). The var gemini_batch_hook_active, which earlier versions passed, is still read. -#}
+{% macro _hook_active() %}
+    {{ return(env_var('GEMINI_BATCH_HOOK_ACTIVE', '') == '1' or var('gemini_batch_hook_active', false)) }}
 {% endmacro %}

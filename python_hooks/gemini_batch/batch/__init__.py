@@ -13,6 +13,8 @@ The steps for a model `m` (see DESIGN.md, "The Python post-hook"), one module ea
 cancel asks Vertex to stop a model's jobs in flight. common holds what the steps share, context the clients.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from gemini_batch.batch.common import (
     SUCCESS_STATES,
     TERMINAL_STATES,
@@ -21,7 +23,20 @@ from gemini_batch.batch.common import (
     NodeOutcome,
     label_value,
 )
-from gemini_batch.batch.runner import BatchRunner
+
+if TYPE_CHECKING:
+    from gemini_batch.batch.runner import BatchRunner
+
+
+def __getattr__(name: str) -> Any:
+    """BatchRunner on first use: it imports the Vertex AI client (~0.6 s), which the commands that only read
+    BigQuery, and an unchanged re-run, never need (gemini_batch.runner imports it in the background meanwhile)."""
+    if name == "BatchRunner":
+        from gemini_batch.batch.runner import BatchRunner
+
+        return BatchRunner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SUCCESS_STATES",

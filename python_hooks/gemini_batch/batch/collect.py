@@ -1,6 +1,7 @@
-"""Step 5: merge a finished job's output table into m__responses, record counts and tokens in the ledger, and drop
-the per-job tables unless keep_job_tables. A `transport: gcs` job's JSONL answers are first loaded into the output
-table a BigQuery-transport job would have written (batch/gcs.py), so both merge alike; its objects go with its tables.
+"""Step 5: merge a finished job's output table into m__responses, judge its answers (batch/judge.py), record counts
+and tokens in the ledger, and drop the per-job tables unless keep_job_tables. A `transport: gcs` job's JSONL answers
+are first loaded into the output table a BigQuery-transport job would have written (batch/gcs.py), so both merge
+alike; its objects go with its tables.
 
 A success is never overwritten; a failure keeps its status and counts an attempt (once per job, however often the
 output is merged), so the row is sent again until max_attempts. One collector per answer cache at a time (the
@@ -18,11 +19,20 @@ from google.cloud import aiplatform_v1
 from gemini_batch.batch import gcs, lease
 from gemini_batch.batch.common import SUCCESS_STATES, NodeOutcome, table_id
 from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.judge import judge_job_answers
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
 
 FAILED = "JOB_STATE_FAILED"  # the only end that counts against the requests (record_failed_job)
+# (count, usageMetadata field) summed per job for the ledger (the billed tokens of every matching output row)
+USAGE_FIELDS = (
+    ("prompt_tokens", "promptTokenCount"),
+    ("output_tokens", "candidatesTokenCount"),
+    ("thoughts_tokens", "thoughtsTokenCount"),
+    ("cached_tokens", "cachedContentTokenCount"),
+    ("total_tokens", "totalTokenCount"),
+)
 
 
 def collect(
@@ -69,6 +79,8 @@ def _collect(
     # Rows already written are kept whatever the job's end: a cancelled or failed job may have answered some.
     if output_exists:
         counts = merge_output(ctx, node, output, entry.job_name or "", sent)
+        if settings.retry_unusable_answers and counts.get("succeeded", 0):
+            judge_job_answers(ctx, node, entry.job_name or "")
     elif sent:
         counts = {"missing": int(ctx.sql(f"select count(*) as n from `{sent}`", node=node.unique_id)[0]["n"])}
     finished = job.end_time if job.end_time else dt.datetime.now(dt.UTC)
@@ -273,9 +285,10 @@ def merge_output(
     # The input's other columns (request_hash) "are ignored for content generation but included in the output table"
     # (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-bigquery, "Prepare inputs").
     if sent:
-        same = """(output.request = sent.request
-            or to_json_string(safe.parse_json(output.request, wide_number_mode => 'round'))
-            = to_json_string(safe.parse_json(sent.request, wide_number_mode => 'round')))"""
+        # CASE, not OR: only the rows whose text differs are parsed (an OR may evaluate both sides for every row).
+        same = """case when output.request = sent.request then true
+            else to_json_string(safe.parse_json(output.request, wide_number_mode => 'round'))
+                = to_json_string(safe.parse_json(sent.request, wide_number_mode => 'round')) end"""
         matches = f"coalesce(sent.request_hash is not null and {same}, false)"
         sent_join = f"left join `{sent}` as sent on output.request_hash = sent.request_hash"
     else:
@@ -301,7 +314,6 @@ def merge_output(
         ) as output
         {sent_join}
     """
-    text = "to_json_string(response)"
     ctx.sql(
         f"""
         merge `{node.responses_table}` as target
@@ -332,40 +344,24 @@ def merge_output(
         node=node.unique_id,
         job_name=job_name,
     )
+    # The counts and the shortfall in one reading of the output. Missing: hashes sent without a matching output row,
+    # neither answered nor failed (they stay pending).
+    tokens = ",\n".join(
+        f"sum(if(matches, safe_cast(json_value(response, '$.usageMetadata.{field}') as int64), null)) as {name}"
+        for name, field in USAGE_FIELDS
+    )
+    sent_rows = f"(select count(distinct request_hash) from `{sent}`)" if sent else "cast(null as int64)"
     rows = ctx.sql(
         f"""
         select
             countif(matches and status = '') as succeeded,
             countif(matches and status != '') as failed,
             countif(request_hash is null or not matches) as mismatched,
-            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.promptTokenCount') as int64), null))
-                as prompt_tokens,
-            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.candidatesTokenCount') as int64), null))
-                as output_tokens,
-            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.thoughtsTokenCount') as int64), null))
-                as thoughts_tokens,
-            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.cachedContentTokenCount') as int64), null))
-                as cached_tokens,
-            sum(if(matches, safe_cast(json_value({text}, '$.usageMetadata.totalTokenCount') as int64), null))
-                as total_tokens
+            {tokens},
+            {sent_rows} - count(distinct if(matches, request_hash, null)) as missing
         from ({rows_sql})
         """,
         node=node.unique_id,
     )
-    counts = {k: int(v or 0) for k, v in dict(rows[0]).items()}
-    if sent:
-        # rows sent for which the output has no matching row at all (neither answered nor failed)
-        counts["missing"] = int(
-            ctx.sql(
-                f"""
-                select count(*) as n
-                from `{sent}` as sent
-                where not exists (
-                    select 1 from ({rows_sql}) as answered
-                    where answered.matches and answered.request_hash = sent.request_hash
-                )
-                """,
-                node=node.unique_id,
-            )[0]["n"]
-        )
+    counts = {k: int(v or 0) for k, v in dict(rows[0]).items() if k != "missing" or sent}
     return counts

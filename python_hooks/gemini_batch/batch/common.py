@@ -43,6 +43,10 @@ class BatchError(RuntimeError):
     """A model's batch could not complete; the message names the model and what to do."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C while waiting: the jobs were left running (or cancelled when asked); the message says what to do."""
+
+
 @dataclass
 class NodeOutcome:
     node: str

@@ -26,7 +26,7 @@ from google.cloud import aiplatform_v1
 from gemini_batch.batch import collect as collect_step
 from gemini_batch.batch import lease
 from gemini_batch.batch import submit as submit_step
-from gemini_batch.batch.common import TERMINAL_STATES, BatchError, NodeOutcome
+from gemini_batch.batch.common import TERMINAL_STATES, BatchError, Interrupted, NodeOutcome
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.wait import get_job
 from gemini_batch.dbt_project import BatchNode
@@ -48,10 +48,6 @@ def project_cap_from_env(env: dict[str, str] | None = None) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise BatchError(f"{ENV_MAX_JOBS_IN_FLIGHT}={raw!r} must be a whole number of at least 1")
     return int(raw)
-
-
-class Interrupted(Exception):
-    """Ctrl-C while waiting: the jobs were left running (or cancelled when asked); the message says what to do."""
 
 
 @dataclass

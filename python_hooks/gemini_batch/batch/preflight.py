@@ -71,6 +71,7 @@ def file_uris_sql(node: BatchNode, mode: str) -> str:
 
     Requests are JSON text: contents[].parts[].fileData.fileUri (file_data.file_uri in snake_case requests, which
     Vertex accepts too). The materialization's check has already stopped rows whose contents or parts are not lists.
+    Only rows whose text names a fileUri/file_uri key are parsed (a key written with \\u escapes is not checked).
     """
     limit = f"\n        limit {FILE_URI_SAMPLE:d}" if mode == "sample" else ""
     return f"""
@@ -81,6 +82,8 @@ def file_uris_sql(node: BatchNode, mode: str) -> str:
             from (
                 select requests.request
                 {pending_from(node)}
+                    -- a plain text scan first: rows without a file part (most of a text model's) are never parsed
+                    and (strpos(requests.request, 'fileUri') > 0 or strpos(requests.request, 'file_uri') > 0)
             ) as pending
             cross join unnest(json_query_array(pending.request, '$.contents')) as content
             cross join unnest(json_query_array(content, '$.parts')) as part

@@ -97,7 +97,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     check_file_uris(ctx, node, settings)  # the gs:// objects of fileData parts exist: before any table or job
     spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
-    while True:
+    # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
+    # the rows it wrote again, so rows added meanwhile cannot make a job over the limit.)
+    sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 else None
+    while sizes is None:
         rows = ctx.sql(
             f"""
             select bucket, count(*) as n
@@ -112,9 +115,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
             max_attempts=settings.max_attempts,
         )
         sizes = {int(r["bucket"]): int(r["n"]) for r in rows if int(r["n"])}
-        if max(sizes.values(), default=0) <= settings.max_requests_per_job:
-            break
-        n_buckets += max(1, n_buckets // 4)  # an unlucky split: re-bucket with more, smaller buckets
+        if max(sizes.values(), default=0) > settings.max_requests_per_job:
+            sizes = None
+            n_buckets += max(1, n_buckets // 4)  # an unlucky split: re-bucket with more, smaller buckets
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     plan = ChunkPlan(
         prefix=f"{node.dataset}.{node.alias}__batch_{stamp}_{uuid.uuid4().hex[:6]}",
