@@ -57,6 +57,11 @@ def test_plan_equals_what_the_run_sends_and_estimates_its_tokens(demo: DemoProje
     assert more["output_tokens"] > 0 and "average" in more["output_tokens_source"]
     demo.gb("run", "--select", "review_insights")
     assert demo.ledger()[-1]["request_count"] == 10
+    # unchanged: nothing sent, and the summary says every distinct request came from the cache (not "unknown")
+    demo.gb("run", "--select", "review_insights")
+    unchanged = read_results(demo)
+    assert (unchanged["sent"], unchanged["jobs"]) == (0, 0)
+    assert unchanged["cached"] == more["distinct_requests"] - unchanged["given_up"]
 
     # a prompt change: every answered key would be re-sent; on_resend=error stops the run before any job
     path = demo.root / "models" / MODEL

@@ -62,13 +62,25 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
         invocation=ctx.invocation_id,
     )[0]
     row: dict[str, Any] = {"model": node.name, "gemini_model": settings.gemini_model}
-    row["requests"] = int(ctx.sql(f"select count(*) as n from `{node.requests_table}`", node=node.unique_id)[0]["n"])
-    plan = _plans.get((ctx.invocation_id, node.name))
-    row["cached"] = plan.answered if plan else None
+    sizes = ctx.sql(
+        f"select count(*) as n, count(distinct request_hash) as hashes from `{node.requests_table}`",
+        node=node.unique_id,
+    )[0]
+    row["requests"] = int(sizes["n"])
     for key in ("jobs", "sent", "answered", "failed", "tokens_in", "tokens_out", "tokens_thinking", "tokens_cached"):
         row[key] = int(jobs[key])
+    pending, row["given_up"] = (
+        pending_counts(ctx, node, settings) if ctx.table_exists(node.responses_table) else (None, 0)
+    )
+    plan = _plans.get((ctx.invocation_id, node.name))
+    if plan:
+        row["cached"] = plan.answered
+    elif pending == 0 and not row["jobs"]:
+        # nothing to send, so no plan was made: every distinct request came from the cache, save the given up
+        row["cached"] = int(sizes["hashes"]) - row["given_up"]
+    else:
+        row["cached"] = None
     row["retried"] = plan.retries_due if plan and row["sent"] else 0
-    row["given_up"] = pending_counts(ctx, node, settings)[1] if ctx.table_exists(node.responses_table) else 0
     row["estimated_cost_usd"] = (
         estimate_cost(
             normalize_model(settings.gemini_model),
