@@ -4,6 +4,7 @@ the schema of before an ALTER TABLE ADD/DROP COLUMN, and ran a view to learn its
 from __future__ import annotations
 
 import pytest
+from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 
 pytestmark = pytest.mark.integration
@@ -35,14 +36,16 @@ def test_add_and_drop_column_change_the_schema_tables_get_reports(bq_client: big
 
 def test_a_view_gets_its_schema_without_being_run(bq_client: bigquery.Client, dataset: str) -> None:
     bq_client.query(f"create table `{dataset}.t` as select 1 as id, 'a' as label").result()
-    # dividing by zero fails when a row is computed: creating the view must not compute one
+    # ERROR() raises when a row is computed (BigQuery and DuckDB alike): creating the view must not compute one
     bq_client.query(
-        f"create view `{dataset}.v` as select id, label, 1 / (id - 1) as ratio, "
+        f"create view `{dataset}.v` as select id, label, if(id = 1, error('the view ran'), 'x') as checked, "
         f"row_number() over (partition by label order by id) as n from `{dataset}.t`"
     ).result()
     assert [(f.name, f.field_type) for f in bq_client.get_table(f"{dataset}.v").schema] == [
         ("id", "INTEGER"),
         ("label", "STRING"),
-        ("ratio", "FLOAT"),
+        ("checked", "STRING"),
         ("n", "INTEGER"),
     ]
+    with pytest.raises(BadRequest, match="the view ran"):  # reading it does run it
+        bq_client.query(f"select * from `{dataset}.v`").result()

@@ -22,11 +22,19 @@
             from candidates
         ),
 
+        listed as (
+            select
+                *,
+                {{ gemini_batch._json_list('_gemini_batch_parsed', '$.contents') }} as _gemini_batch_contents
+            from parsed
+        ),
+
         checked as (
             select
-                * except (_gemini_batch_parsed),
-                {{ gemini_batch._request_problem('request', '_gemini_batch_parsed') }} as _gemini_batch_problem
-            from parsed
+                * except (_gemini_batch_parsed, _gemini_batch_contents),
+                {{ gemini_batch._request_problem('request', '_gemini_batch_parsed', '_gemini_batch_contents') }}
+                    as _gemini_batch_problem
+            from listed
         )
 
         select
@@ -78,9 +86,12 @@
     supported in the fileData or file_data field", GoogleCloudPlatform/generative-ai
     gemini/batch-prediction/intro_batch_prediction.ipynb); an empty text part is refused per row; systemInstruction
     is a Content (the SDKs wrap a bare string, the API's proto JSON refuses one). -#}
-{% macro _request_problem(request_text, parsed) %}
+{% macro _request_problem(request_text, parsed, contents=none) %}
+    {#- contents: a column already holding _json_list(parsed, '$.contents'), so that the list is parsed out of the
+        request once per row rather than once per check (bqemulator evaluates every CASE branch). -#}
+    {%- set contents = contents or gemini_batch._json_list(parsed, '$.contents') -%}
     {%- set parts -%}
-        unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content,
+        unnest({{ contents }}) as content,
         unnest({{ gemini_batch._json_list('content', '$.parts') }}) as part
     {%- endset -%}
     case
@@ -90,17 +101,17 @@
             then 'request is not valid JSON'
         when json_query({{ parsed }}, '$.contents') is null
             then 'request has no `contents`'
-        when coalesce(array_length({{ gemini_batch._json_list(parsed, '$.contents') }}), 0) = 0
+        when coalesce(array_length({{ contents }}), 0) = 0
             then '`contents` is empty or not a list'
         when exists (
             select 1
-            from unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content
+            from unnest({{ contents }}) as content
             where coalesce(nullif(json_value(content, '$.role'), ''), 'user') not in ('user', 'model')
         )
             then 'a `contents` entry has a role other than user or model'
         when exists (
             select 1
-            from unnest({{ gemini_batch._json_list(parsed, '$.contents') }}) as content
+            from unnest({{ contents }}) as content
             where coalesce(array_length({{ gemini_batch._json_list('content', '$.parts') }}), 0) = 0
         )
             then 'a `contents` entry has no parts'
