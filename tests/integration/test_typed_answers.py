@@ -43,6 +43,14 @@ def model(meta: dict[str, object], request_args: str = "prompt='review_text_clea
     )
 
 
+def truncating_model(max_attempts: int) -> str:
+    """Every answer truncated: a maxOutputTokens of 2 (the emulator truncates as Vertex does)."""
+    return model(
+        {"output_schema": "summary STRING", "max_attempts": max_attempts},
+        "prompt='review_text_clean', generation_config={'max_output_tokens': 2}",
+    )
+
+
 def view_types(project: DemoProject, name: str) -> dict[str, tuple[str, str]]:
     return {f.name: (f.field_type, f.mode) for f in project.bq.get_table(project.table(name)).schema}
 
@@ -83,13 +91,7 @@ def test_a_schema_given_to_request_gives_the_same_typed_columns(project: DemoPro
 
 
 def test_truncated_answers_are_kept_retried_then_given_up(project: DemoProject) -> None:
-    project.add_model(
-        "typed/truncated.sql",
-        model(
-            {"output_schema": "summary STRING", "max_attempts": 2},
-            "prompt='review_text_clean', generation_config={'max_output_tokens': 2}",
-        ),
-    )
+    project.add_model("typed/truncated.sql", truncating_model(2))
     project.gb("build", "--select", "truncated")
     first = project.rows("select * from `{ds}.truncated`")
     assert {r["output_state"] for r in first} == {"truncated"}
@@ -115,13 +117,7 @@ def test_the_build_judges_answers_left_unjudged_and_never_an_answer_twice(projec
     """Answers merged unjudged (retry_unusable_answers was off, an older package, a hook that stopped before judging)
     are judged by the next build; an answer judged already is not parsed again, so an unchanged re-run judges
     nothing. A table made before `judged_at` existed gets the column."""
-    project.add_model(
-        "typed/judged_once.sql",
-        model(
-            {"output_schema": "summary STRING", "max_attempts": 3},
-            "prompt='review_text_clean', generation_config={'max_output_tokens': 2}",
-        ),
-    )
+    project.add_model("typed/judged_once.sql", truncating_model(3))
     project.gb("build", "--select", "judged_once")
     responses = "`{ds}.judged_once__responses`"
     hashes = [r["request_hash"] for r in project.rows(f"select request_hash from {responses} order by request_hash")]
@@ -196,13 +192,7 @@ def test_generic_tests_on_a_batch_model(project: DemoProject) -> None:
     assert "WARN=0 ERROR=0" in done.output and "PASS=0 " not in done.output
     # Every answer of `truncated` is unusable: answer_rate fails; given up, so nothing is pending any more.
     if not project.rows("select 1 from `{ds}.INFORMATION_SCHEMA.TABLES` where table_name = 'truncated'"):
-        project.add_model(
-            "typed/truncated.sql",
-            model(
-                {"output_schema": "summary STRING", "max_attempts": 1},
-                "prompt='review_text_clean', generation_config={'max_output_tokens': 2}",
-            ),
-        )
+        project.add_model("typed/truncated.sql", truncating_model(1))
         project.gb("run", "--select", "truncated")
     bad = project.dbt("test", "--select", "truncated", ok=False)
     # Known gap: on bqemulator this aggregate over truncated (non-JSON) text ends in a DuckDB JSON error instead of a
