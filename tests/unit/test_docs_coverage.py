@@ -54,3 +54,18 @@ def test_every_model_and_its_columns_are_documented() -> None:
             if not columns:
                 missing.append(f"{path.stem}: no columns documented")
     assert missing == []
+
+
+def test_every_macro_argument_type_is_one_dbt_accepts() -> None:
+    """dbt (1.10+) warns at every parse about an argument type it cannot read (`list` without its item type,
+    `boolean`): a user would see those warnings on every run of their own project."""
+    from dbt.parser.schemas import is_valid_type
+
+    invalid = []
+    for project in PROJECTS:
+        for name, entry in _yml_entries(project, "macros").items():
+            for argument in entry.get("arguments", []) or []:  # type: ignore[attr-defined]
+                kind = argument.get("type")
+                if kind is not None and not is_valid_type(str(kind)):
+                    invalid.append(f"{name}({argument['name']}): {kind}")
+    assert invalid == []
