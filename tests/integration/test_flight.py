@@ -17,7 +17,13 @@ from tests.integration.demo_project import BIN, DemoProject, set_emulator_config
 
 pytestmark = pytest.mark.integration
 
-BASELINE = {"queue_delay_seconds": 0.2, "fail_jobs": False, "row_failure_rate": 0.0, "api_error_rate": 0.0}
+BASELINE = {
+    "queue_delay_seconds": 0.2,
+    "run_delay_seconds": 0.0,
+    "fail_jobs": False,
+    "row_failure_rate": 0.0,
+    "api_error_rate": 0.0,
+}
 
 
 @pytest.fixture()
@@ -61,6 +67,42 @@ def test_hash_bucket_chunks_stay_under_the_caps_and_merge_as_each_job_ends(demo:
     # the first job was merged before the last one was even submitted: merged as it ended, not after the last
     assert min(j["collected_at"] for j in jobs) < max(j["submitted_at"] for j in jobs)
     assert demo.scalar("select countif(status != '' or status is null) from `{ds}.small_jobs`") == 0
+
+
+def test_four_jobs_running_at_once_answer_every_request_exactly_once(
+    demo: DemoProject, emulator: str, job_client: aiplatform_v1.JobServiceClient
+) -> None:
+    # run_delay keeps each job RUNNING long enough for the four the emulator runs at once to overlap
+    set_emulator_config(emulator, {"queue_delay_seconds": 0.2, "run_delay_seconds": 2.0})
+    demo.add_model(
+        "demo/batch/four_at_once.sql",
+        "{{ config(materialized='gemini_batch', meta={'max_requests_per_job': 80, "
+        "'max_jobs_in_flight_per_model': 4}) }}\n"
+        "select review_id, {{ gemini_batch.request(prompt='review_text_clean') }} as request\n"
+        "from {{ ref('stg_shop__reviews') }}\n",
+    )
+    demo.gb("run", "--select", "+four_at_once")
+    prompts = _prompts(demo)
+    entries = demo.ledger()
+    jobs = [job_client.get_batch_prediction_job(name=e["job_name"]) for e in entries]
+    assert len(jobs) >= 5
+    # four RUNNING at the same time in Vertex's own times, never more (the emulator's project cap, the model's cap)
+    assert _most_at_once([(j.start_time, j.end_time) for j in jobs]) == 4
+    # each job answered every row it was sent, and the cache holds each request once, answered
+    for entry, job in zip(entries, jobs, strict=True):
+        assert int(job.completion_stats.successful_count) == entry["request_count"]
+        assert (entry["succeeded_count"], entry["missing_count"], entry["mismatched_count"]) == (
+            entry["request_count"],
+            0,
+            0,
+        )
+    assert sum(e["request_count"] for e in entries) == prompts
+    cache = demo.rows(
+        "select count(*) as n, count(distinct request_hash) as hashes, countif(status = '') as answered, "
+        "max(attempts) as attempts from `{ds}.four_at_once__responses`"
+    )[0]
+    assert cache == {"n": prompts, "hashes": prompts, "answered": prompts, "attempts": 1}
+    assert demo.scalar("select countif(status != '' or status is null) from `{ds}.four_at_once`") == 0
 
 
 def test_six_independent_batch_models_with_one_thread_overlap_their_jobs(
