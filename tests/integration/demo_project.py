@@ -143,6 +143,16 @@ class DemoProject:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(sql)
 
+    def add_review_batch_model(self, name: str, config: str) -> None:
+        """A gemini_batch model `name` over the demo's reviews (one request per review text) with the given config
+        arguments, e.g. "max_requests_per_job=100"."""
+        self.add_model(
+            f"demo/batch/{name}.sql",
+            f"{{{{ config(materialized='gemini_batch', {config}) }}}}\n"
+            "select review_id, {{ gemini_batch.request(prompt='review_text_clean') }} as request\n"
+            "from {{ ref('stg_shop__reviews') }}\n",
+        )
+
 
 def set_emulator_config(vertex_endpoint: str, patch: dict[str, Any]) -> dict[str, Any]:
     """Merge-update the running Vertex emulator's config (fault injection, timings); returns the new config."""

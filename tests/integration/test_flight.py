@@ -48,12 +48,7 @@ def _most_at_once(intervals: list[tuple[object, object]]) -> int:
 
 def test_hash_bucket_chunks_stay_under_the_caps_and_merge_as_each_job_ends(demo: DemoProject, emulator: str) -> None:
     set_emulator_config(emulator, {"queue_delay_seconds": 1.0})
-    demo.add_model(
-        "demo/batch/small_jobs.sql",
-        "{{ config(materialized='gemini_batch', max_requests_per_job=100, max_jobs_in_flight_per_model=2) }}\n"
-        "select review_id, {{ gemini_batch.request(prompt='review_text_clean') }} as request\n"
-        "from {{ ref('stg_shop__reviews') }}\n",
-    )
+    demo.add_review_batch_model("small_jobs", "max_requests_per_job=100, max_jobs_in_flight_per_model=2")
     demo.gb("run", "--select", "+small_jobs")
     prompts = _prompts(demo)
     jobs = demo.ledger()
@@ -74,13 +69,7 @@ def test_four_jobs_running_at_once_answer_every_request_exactly_once(
 ) -> None:
     # run_delay keeps each job RUNNING long enough for the four the emulator runs at once to overlap
     set_emulator_config(emulator, {"queue_delay_seconds": 0.2, "run_delay_seconds": 2.0})
-    demo.add_model(
-        "demo/batch/four_at_once.sql",
-        "{{ config(materialized='gemini_batch', meta={'max_requests_per_job': 80, "
-        "'max_jobs_in_flight_per_model': 4}) }}\n"
-        "select review_id, {{ gemini_batch.request(prompt='review_text_clean') }} as request\n"
-        "from {{ ref('stg_shop__reviews') }}\n",
-    )
+    demo.add_review_batch_model("four_at_once", "meta={'max_requests_per_job': 80, 'max_jobs_in_flight_per_model': 4}")
     demo.gb("run", "--select", "+four_at_once")
     prompts = _prompts(demo)
     entries = demo.ledger()

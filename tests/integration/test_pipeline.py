@@ -235,12 +235,7 @@ def test_no_wait_resume_and_cancel(demo: DemoProject, local_stack: StackInfo, fa
 
 
 def test_large_batches_are_split_into_jobs_of_max_requests_per_job(demo: DemoProject) -> None:
-    demo.add_model(
-        "demo/batch/review_insights_small_jobs.sql",
-        "{{ config(materialized='gemini_batch', max_requests_per_job=100) }}\n"
-        "select review_id, {{ gemini_batch.request(prompt='review_text_clean') }} as request\n"
-        "from {{ ref('stg_shop__reviews') }}\n",
-    )
+    demo.add_review_batch_model("review_insights_small_jobs", "max_requests_per_job=100")
     demo.gb("run", "--select", "+review_insights_small_jobs")
     prompts = distinct_prompts(demo)
     jobs = demo.ledger()
