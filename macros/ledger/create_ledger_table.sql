@@ -36,16 +36,28 @@
             total_tokens int64,
             missing_count int64,
             mismatched_count int64,
+            long_context_prompt_tokens int64,
+            long_context_output_tokens int64,
+            long_context_thoughts_tokens int64,
+            long_context_cached_tokens int64,
             invocation_id string,
             submitted_at timestamp,
             finished_at timestamp,
             collected_at timestamp,
             updated_at timestamp
         );
-        {#- a ledger made by an earlier version of the package lacks the answer-check columns (one ALTER per column:
-            bqemulator takes one action per ALTER statement; BigQuery takes either form) -#}
-        alter table {{ ledger }} add column if not exists missing_count int64;
-        alter table {{ ledger }} add column if not exists mismatched_count int64;
+        {#- a ledger made by an earlier version of the package lacks later columns (one ALTER per column: bqemulator
+            takes one action per ALTER statement; BigQuery takes either form). Only the missing ones: each ALTER is a
+            table metadata update, of which BigQuery allows 5 per 10 s per table. -#}
+        {%- set existing = adapter.get_relation(database=ledger.database, schema=ledger.schema,
+            identifier=ledger.identifier) -%}
+        {%- set have = [] if existing is none
+            else adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+        {%- for column in ['missing_count', 'mismatched_count', 'long_context_prompt_tokens',
+                           'long_context_output_tokens', 'long_context_thoughts_tokens', 'long_context_cached_tokens']
+              if existing is not none and column not in have %}
+        alter table {{ ledger }} add column if not exists {{ column }} int64;
+        {%- endfor %}
         alter table {{ ledger }} set options (expiration_timestamp = null)
     {%- endif -%}
 {% endmacro %}

@@ -51,6 +51,11 @@ COLUMNS: dict[str, str] = {
     "total_tokens": "INT64",
     "missing_count": "INT64",
     "mismatched_count": "INT64",
+    # tokens of the job's requests whose prompt was above the model's long_context_threshold (priced at the long rates)
+    "long_context_prompt_tokens": "INT64",
+    "long_context_output_tokens": "INT64",
+    "long_context_thoughts_tokens": "INT64",
+    "long_context_cached_tokens": "INT64",
     "invocation_id": "STRING",
     "submitted_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
@@ -89,6 +94,10 @@ class LedgerEntry:
     total_tokens: int | None = None
     missing_count: int | None = None  # rows sent that the output neither answered nor failed
     mismatched_count: int | None = None  # output rows whose echoed request is not what was sent: never merged
+    long_context_prompt_tokens: int | None = None  # of the requests above the model's long_context_threshold
+    long_context_output_tokens: int | None = None
+    long_context_thoughts_tokens: int | None = None
+    long_context_cached_tokens: int | None = None
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None

@@ -22,6 +22,7 @@ from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.judge import judge_job_answers
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
+from gemini_batch.prices import price_for
 from gemini_batch.settings import BatchSettings
 
 FAILED = "JOB_STATE_FAILED"  # the only end that counts against the requests (record_failed_job)
@@ -33,6 +34,31 @@ USAGE_FIELDS = (
     ("cached_tokens", "cachedContentTokenCount"),
     ("total_tokens", "totalTokenCount"),
 )
+# The token counts priced at a model's long-context rates when the request's prompt is above its threshold.
+LONG_CONTEXT_FIELDS = ("prompt_tokens", "output_tokens", "thoughts_tokens", "cached_tokens")
+
+
+def long_context_threshold(settings: BatchSettings) -> int | None:
+    """Prompt tokens above which the model's requests pay the long-context rates (None: one tier), from the price
+    registry (data/gemini_prices.csv; the dbt var gemini_batch_prices is not read here)."""
+    price = price_for(settings.gemini_model, dt.datetime.now(dt.UTC).date())
+    return price.long_context_threshold if price else None
+
+
+def long_context_sums(threshold: int | None) -> str:
+    """Select items summing each token count over the output rows whose promptTokenCount is above `threshold`.
+
+    Every row, matched or not: Google bills each row it answered. Priced per request, so the ledger keeps them apart
+    from the job's totals (token_cost prices them at the *_long rates)."""
+    if threshold is None:
+        return ""
+    fields = dict(USAGE_FIELDS)
+    prompt = "safe_cast(json_value(response, '$.usageMetadata.promptTokenCount') as int64)"
+    return "".join(
+        f",\nsum(if({prompt} > {int(threshold):d}, "
+        f"safe_cast(json_value(response, '$.usageMetadata.{fields[name]}') as int64), null)) as long_context_{name}"
+        for name in LONG_CONTEXT_FIELDS
+    )
 
 
 def collect(
@@ -78,7 +104,7 @@ def _collect(
     sent = entry.input_table if ctx.table_exists(entry.input_table) else None
     # Rows already written are kept whatever the job's end: a cancelled or failed job may have answered some.
     if output_exists:
-        counts = merge_output(ctx, node, output, entry.job_name or "", sent)
+        counts = merge_output(ctx, node, output, entry.job_name or "", sent, long_context_threshold(settings))
         if settings.retry_unusable_answers and counts.get("succeeded", 0):
             judge_job_answers(ctx, node, entry.job_name or "")
     elif sent:
@@ -99,6 +125,7 @@ def _collect(
         total_tokens=counts.get("total_tokens", 0),
         missing_count=counts.get("missing") if sent else None,
         mismatched_count=counts.get("mismatched", 0),
+        **{f"long_context_{name}": counts.get(f"long_context_{name}", 0) for name in LONG_CONTEXT_FIELDS},
         finished_at=finished,
         collected_at=dt.datetime.now(dt.UTC),
     )
@@ -261,7 +288,12 @@ def output_candidates(entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob)
 
 
 def merge_output(
-    ctx: BatchContext, node: BatchNode, output: str, job_name: str, sent: str | None = None
+    ctx: BatchContext,
+    node: BatchNode,
+    output: str,
+    job_name: str,
+    sent: str | None = None,
+    threshold: int | None = None,
 ) -> dict[str, int]:
     """Merge one job's output into m__responses; returns the output's row counts and token sums, and how many rows
     sent are missing from it and how many of its rows do not match what was sent (`sent`: the job's input table).
@@ -350,6 +382,7 @@ def merge_output(
         f"sum(if(matches, safe_cast(json_value(response, '$.usageMetadata.{field}') as int64), null)) as {name}"
         for name, field in USAGE_FIELDS
     )
+    tokens += long_context_sums(threshold)
     sent_rows = f"(select count(distinct request_hash) from `{sent}`)" if sent else "cast(null as int64)"
     rows = ctx.sql(
         f"""
