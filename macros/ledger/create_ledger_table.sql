@@ -37,6 +37,7 @@
             missing_count int64,
             mismatched_count int64,
             invocation_id string,
+            lease_token string,
             submitted_at timestamp,
             finished_at timestamp,
             collected_at timestamp,
@@ -46,6 +47,7 @@
             bqemulator takes one action per ALTER statement; BigQuery takes either form) -#}
         alter table {{ ledger }} add column if not exists missing_count int64;
         alter table {{ ledger }} add column if not exists mismatched_count int64;
+        alter table {{ ledger }} add column if not exists lease_token string;
         alter table {{ ledger }} set options (expiration_timestamp = null)
     {%- endif -%}
 {% endmacro %}
