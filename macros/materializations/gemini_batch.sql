@@ -6,6 +6,8 @@
       m__responses  table, persistent answer cache keyed by request_hash (kept across full refreshes, see
                     var `gemini_batch_full_refresh_discards_responses`): paid answers are never thrown away
       m__answer_history  table, persistent: per key (unique_key), every request hash answered, for previous_response
+      m__collected, m__collected_judged  the job's answers the hook is writing, and their output_state (the hook
+                    judges each answer in the statement that writes it: _create_collect_relations.sql)
       m             view: requests left-joined to responses; downstream models ref('m') and parse `response`
 
     dbt itself never calls Vertex: the Python hook (`dbt-gemini-batch run|build`, or `dbt-gemini-batch submit` after a
@@ -86,6 +88,7 @@
     {%- endif -%}
     {{ gemini_batch._create_responses_table(responses_relation) }}
     {%- do gemini_batch._create_history_table(history_relation) -%}
+    {%- do gemini_batch._create_collect_relations(this, output_schema) -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
         {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
