@@ -5,6 +5,7 @@ Each test builds the demo project (reviews -> review_insights batch model -> par
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,6 +206,19 @@ def test_failed_job_fails_the_command_and_keeps_rows_pending(
     assert [j["state"] for j in demo.ledger()] == ["JOB_STATE_FAILED"]
     pending = demo.scalar("select countif(classification_status = 'pending') from `{ds}.int_reviews__classified`")
     assert pending == demo.scalar("select count(*) from `{ds}.stg_shop__reviews`")
+
+    # The FAILED job's requests (a NULL status in the cache) are pending everywhere, by the submit step's rule.
+    prompts = distinct_prompts(demo)
+    demo.gb("plan", "--select", "review_insights")
+    [planned] = json.loads((demo.root / "target" / "gemini_batch_plan.json").read_text())["models"]
+    assert (planned["to_send"], planned["new"], planned["answered"]) == (prompts, prompts, 0)
+    status = demo.gb("status", "--select", "review_insights")
+    assert f"review_insights: {prompts} pending (not sent yet)" in status.output
+    demo.add_review_model_meta("'on_pending': 'error'")
+    plain = demo.dbt("build", "--select", "review_insights", ok=False)
+    assert plain.returncode != 0
+    assert f"{prompts} request(s) not answered yet" in plain.output
+    assert "(on_pending: error)" in plain.output
 
     set_emulator_config(local_stack.vertex_endpoint, {"fail_jobs": False})
     demo.gb("build", "--select", "+tag:demo")

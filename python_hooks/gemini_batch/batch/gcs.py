@@ -55,7 +55,8 @@ def is_gcs_job(job: aiplatform_v1.BatchPredictionJob) -> bool:
 
 def export_requests(ctx: BatchContext, node: BatchNode, input_table: str, uri: str) -> None:
     """Write the input table as JSONL under `uri` (one `*`: BigQuery splits an export into files of at most 1 GB,
-    cloud.google.com/bigquery/docs/exporting-data#export_limitations, and Vertex takes at most 1 GB per input file).
+    cloud.google.com/bigquery/docs/exporting-data#export_limitations). Vertex takes at most 1 GB of input, read per
+    job: submit.plan_chunks bounds a chunk by max_input_bytes_per_job and submit_chunk checks what was written.
 
     `request` is stored as JSON text; parse_json makes it a JSON value, which a JSON export writes as an object, as
     Vertex wants it ('round': a number that does not round-trip through a double is rounded rather than refused).
@@ -111,9 +112,19 @@ def load_output(ctx: BatchContext, node: BatchNode, job: aiplatform_v1.BatchPred
     return True
 
 
+def input_prefix(uri: str) -> str:
+    """The folder part of an input URI (up to its wildcard)."""
+    return uri[: m.start()] if (m := _WILDCARD.search(uri)) else uri
+
+
+def input_bytes(ctx: BatchContext, uri: str) -> int:
+    """Bytes of the JSONL files an export wrote under `uri` (one listing): what Vertex will read for the job."""
+    return sum(int(b.size or 0) for b in objects(ctx, input_prefix(uri)) if b.name.endswith(".jsonl"))
+
+
 def delete_job_objects(ctx: BatchContext, job: aiplatform_v1.BatchPredictionJob) -> int:
     """Delete the job's input files and its output folder; returns how many objects were deleted."""
-    prefixes = [u[: m.start()] if (m := _WILDCARD.search(u)) else u for u in job.input_config.gcs_source.uris]
+    prefixes = [input_prefix(u) for u in job.input_config.gcs_source.uris]
     prefixes.append(job.output_config.gcs_destination.output_uri_prefix.rstrip("/") + "/")
     return sum(delete_under(ctx, p) for p in prefixes if p.count("/") >= 3)  # never a whole bucket
 

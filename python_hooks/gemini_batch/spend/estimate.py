@@ -33,7 +33,12 @@ from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from gemini_batch.batch.context import BatchContext
-from gemini_batch.batch.plan import PENDING_CONDITION
+from gemini_batch.batch.plan import (
+    EXHAUSTED_CONDITION,
+    NEVER_ANSWERED_CONDITION,
+    PENDING_CONDITION,
+    RETRY_CONDITION,
+)
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.prices import estimate_cost, normalize_model, price_for
 from gemini_batch.settings import BatchSettings
@@ -43,7 +48,6 @@ log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 50  # countTokens calls per model; more rows are extrapolated from this sample
 CHARS_PER_TOKEN = 4  # the rough fallback, labelled as such wherever it is used
-EXHAUSTED_CONDITION = "(responses.status != '' and coalesce(responses.attempts, 0) >= @max_attempts)"
 _MAX_OUTPUT = (
     "coalesce(safe_cast(json_value(request, '$.generationConfig.maxOutputTokens') as int64), "
     "safe_cast(json_value(request, '$.generation_config.max_output_tokens') as int64), @default_max_output)"
@@ -131,9 +135,8 @@ def plan_model(
             count(*) as rows_in_model,
             count(distinct requests.request_hash) as distinct_requests,
             count(distinct if(responses.status = '', requests.request_hash, null)) as answered,
-            count(distinct if(responses.request_hash is null, requests.request_hash, null)) as new,
-            count(distinct if(responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts,
-                requests.request_hash, null)) as retries_due,
+            count(distinct if({NEVER_ANSWERED_CONDITION}, requests.request_hash, null)) as new,
+            count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as retries_due,
             count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as given_up
         from {source} as requests
         left join {responses} as responses on requests.request_hash = responses.request_hash
