@@ -132,9 +132,12 @@ class Ledger:
     def _query(
         self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
     ) -> list[bigquery.Row]:
-        job = self.client.query(sql, job_config=self.query_defaults.config(params, node=node))
+        from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY  # (batch.context imports this module)
+
         try:
-            return list(job.result(timeout=300))
+            config = self.query_defaults.config(params, node=node)
+            job = self.client.query(sql, job_config=config, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
+            return list(job.result(timeout=300, retry=BQ_RETRY))
         except gexc.NotFound as exc:
             raise LedgerError(
                 f"the job ledger {self.table} does not exist: it is created by the gemini_batch package's "
