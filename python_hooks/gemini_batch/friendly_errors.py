@@ -1,5 +1,5 @@
 """One sentence instead of a traceback for the failures a user fixes outside our code: expired or revoked Google
-credentials, and a local stack that is not running.
+credentials, a local stack that is not running, and a BigQuery job over the maximum_bytes_billed cap.
 
 cli.main is wrapped in `one_sentence`; anything `explain` does not recognise is re-raised untouched.
 """
@@ -80,6 +80,13 @@ def explain(exc: BaseException) -> str | None:
             return (
                 "the local stack stopped answering (connection refused on loopback): start it with "
                 "`dbt-gemini-batch local up`, run the `export` lines it prints, then run the command again."
+            )
+        if isinstance(cause, gexc.GoogleAPICallError) and "bytes billed" in str(cause).lower():
+            return (
+                f"a BigQuery job of the hook went over maximum_bytes_billed ({cause.message}): raise the profile's "
+                "maximum_bytes_billed, or set GEMINI_BATCH_MAXIMUM_BYTES_BILLED (bytes, or `none`) for the hook's jobs "
+                "alone, then run the command again; jobs not collected yet are collected by that run (answers "
+                "already merged stay)."
             )
         if never_connected(cause):
             return (

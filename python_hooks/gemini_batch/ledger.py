@@ -88,7 +88,7 @@ class LedgerEntry:
     cached_tokens: int | None = None
     total_tokens: int | None = None
     missing_count: int | None = None  # rows sent that the output neither answered nor failed
-    mismatched_count: int | None = None  # output rows whose echoed request is not what was sent: never merged
+    mismatched_count: int | None = None  # output rows naming no request sent in the job (unmatched): never merged
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None

@@ -28,7 +28,7 @@ from gemini_batch.batch.common import (
 )
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.plan import pending_counts, pending_from
-from gemini_batch.batch.preflight import check_file_uris, check_location
+from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
@@ -73,6 +73,11 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
     return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
 
 
+# Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
+# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus the
+# `{"request_hash": "<64 hex>", "request": }` around it and the newline.
+LINE_BYTES_SQL = "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + 100"
+
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
 BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
@@ -94,19 +99,24 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
     check_file_uris(ctx, node, settings)  # the gs:// objects of fileData parts exist: before any table or job
     spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
+    by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
     # the rows it wrote again, so rows added meanwhile cannot make a job over the limit.)
-    sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 else None
+    sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
+        # the JSONL bytes of each request only when they bound the chunk: reading `request` bills its whole column
+        line_bytes = f"any_value({LINE_BYTES_SQL})" if by_bytes else "0"
         rows = ctx.sql(
             f"""
-            select bucket, count(*) as n
+            select bucket, count(*) as n, sum(line_bytes) as line_bytes
             from (
-                select distinct requests.request_hash, {BUCKET_SQL} as bucket
+                select requests.request_hash, {BUCKET_SQL} as bucket, {line_bytes} as line_bytes
                 {pending_from(node)}
+                group by requests.request_hash, bucket
             )
             group by bucket
             """,
@@ -115,9 +125,19 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
             max_attempts=settings.max_attempts,
         )
         sizes = {int(r["bucket"]): int(r["n"]) for r in rows if int(r["n"])}
-        if max(sizes.values(), default=0) > settings.max_requests_per_job:
-            sizes = None
-            n_buckets += max(1, n_buckets // 4)  # an unlucky split: re-bucket with more, smaller buckets
+        byte_sizes = [int(r["line_bytes"] or 0) for r in rows]
+        too_many_bytes = max(byte_sizes, default=0) > settings.max_input_bytes_per_job
+        if max(sizes.values(), default=0) > settings.max_requests_per_job or too_many_bytes:
+            grown = n_buckets + max(1, n_buckets // 4)  # an unlucky split: re-bucket with more, smaller buckets
+            if too_many_bytes:
+                if n_buckets >= pending:  # one request per bucket and still too large: no split can help
+                    raise BatchError(
+                        f"{node.name}: a request is larger than max_input_bytes_per_job="
+                        f"{settings.max_input_bytes_per_job} bytes of Cloud Storage input on its own; raise "
+                        "max_input_bytes_per_job (at most 1 GB, Vertex's limit) or use transport: bigquery"
+                    )
+                grown = max(grown, bucket_count(sum(byte_sizes), settings.max_input_bytes_per_job))
+            sizes, n_buckets = None, min(grown, pending)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     plan = ChunkPlan(
         prefix=f"{node.dataset}.{node.alias}__batch_{stamp}_{uuid.uuid4().hex[:6]}",
@@ -158,7 +178,17 @@ def submit_chunk(
         )
     if settings.transport == "gcs" and settings.gcs_prefix:
         # the same rows as JSONL in Cloud Storage, written by BigQuery; the table stays as the record of what was sent
-        gcs.export_requests(ctx, node, input_table, gcs.input_uri(settings.gcs_prefix, input_table))
+        uri = gcs.input_uri(settings.gcs_prefix, input_table)
+        gcs.export_requests(ctx, node, input_table, uri)
+        written = gcs.input_bytes(ctx, uri)
+        if written > settings.max_input_bytes_per_job:  # the plan's estimate was short: never send it
+            gcs.delete_under(ctx, gcs.input_prefix(uri))
+            ctx.bq.delete_table(input_table, not_found_ok=True)
+            raise BatchError(
+                f"{node.name}: chunk {input_table} exported {written} bytes of JSONL, more than "
+                f"max_input_bytes_per_job={settings.max_input_bytes_per_job} (Vertex takes at most 1 GB of Cloud "
+                "Storage input per job); nothing was submitted: lower max_input_bytes_per_job and run again"
+            )
     entry = create_job(ctx, node, settings, input_table, count)
     outcome.jobs.append(entry.job_name or "")
     outcome.submitted_requests += count
