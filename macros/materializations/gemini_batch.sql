@@ -6,6 +6,8 @@
       m__responses  table, persistent answer cache keyed by request_hash (kept across full refreshes, see
                     var `gemini_batch_full_refresh_discards_responses`): paid answers are never thrown away
       m__answer_history  table, persistent: per key (unique_key), every request hash answered, for previous_response
+      m__collected, m__collected_judged  the job's answers the hook is writing, and their output_state (the hook
+                    judges each answer in the statement that writes it: _create_collect_relations.sql)
       m             view: requests left-joined to responses; downstream models ref('m') and parse `response`
 
     dbt itself never calls Vertex: the Python hook (`dbt-gemini-batch run|build`, or `dbt-gemini-batch submit` after a
@@ -86,6 +88,7 @@
     {%- endif -%}
     {{ gemini_batch._create_responses_table(responses_relation) }}
     {%- do gemini_batch._create_history_table(history_relation) -%}
+    {%- do gemini_batch._create_collect_relations(this, output_schema) -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
         {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
@@ -125,6 +128,12 @@
                 {{ exceptions.raise_compiler_error(message ~ ' (on_pending: error)') }}
             {%- endif -%}
             {%- do exceptions.warn(message) -%}
+        {%- elif pending.given_up > 0 -%}
+            {#- Dead letters are never silent either: said in the log (not a warning, which --warn-error would turn
+                into a failure at every run; answer_rate's max_given_up is the test that fails or warns). -#}
+            {{ log('gemini_batch model ' ~ model.name ~ ': ' ~ pending.given_up ~ ' request(s) given up after '
+                ~ 'max_attempts (dead letters, never sent again); `dbt-gemini-batch status --failed --select '
+                ~ model.name ~ '` lists them', info=true) }}
         {%- endif -%}
     {%- endif -%}
     {{ return({'relations': [target_relation]}) }}

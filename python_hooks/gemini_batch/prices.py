@@ -49,6 +49,8 @@ FIELDS = (
     "batch_discount",
     "source",
     "read_on",
+    "typical_output_tokens",
+    "typical_thinking_tokens",
 )
 DEFAULT_BATCH_DISCOUNT = 0.5
 VERTEX = "vertex"
@@ -81,6 +83,10 @@ class Price:
     source: str = ""  # where the rates were read (URL)
     price_list: str = VERTEX  # whose list: vertex (what Vertex bills) or gemini_api (the Developer API's)
     read_on: dt.date | None = None  # when the source was read
+    # Not prices: the plan's assumed length of a text answer and of default thinking before the model has answered
+    # anything (spend/output_bound.py); None thinking = the model does not think unless a budget asks it to.
+    typical_output_tokens: int | None = None
+    typical_thinking_tokens: int | None = None
 
     def covers(self, day: dt.date) -> bool:
         return (self.effective_from is None or self.effective_from <= day) and (
@@ -190,6 +196,7 @@ def make_price(model: str, entry: Mapping[str, Any]) -> Price:
     price_list = str(entry.get("price_list") or VERTEX)
     if price_list not in PRICE_LISTS:
         raise PriceError(f"price of {model!r}: price_list must be one of {', '.join(PRICE_LISTS)}, got {price_list!r}")
+    typical = {key: _number(model, key, entry.get(key)) for key in ("typical_output_tokens", "typical_thinking_tokens")}
     if discount is not None and discount > 1:
         raise PriceError(f"price of {model!r}: batch_discount is a share (0.5 = 50% off), got {discount!r}")
     price = Price(
@@ -208,6 +215,12 @@ def make_price(model: str, entry: Mapping[str, Any]) -> Price:
         source=str(entry.get("source") or ""),
         price_list=price_list,
         read_on=_date(model, "read_on", entry.get("read_on")),
+        typical_output_tokens=None
+        if typical["typical_output_tokens"] is None
+        else int(typical["typical_output_tokens"]),
+        typical_thinking_tokens=(
+            None if typical["typical_thinking_tokens"] is None else int(typical["typical_thinking_tokens"])
+        ),
     )
     if price.effective_from and price.effective_to and price.effective_from > price.effective_to:
         raise PriceError(f"price of {model!r}: effective_from {price.effective_from} is after {price.effective_to}")
