@@ -215,3 +215,32 @@ def test_a_job_the_ledger_gave_up_on_is_adopted_when_it_shows_later(
     assert current is not None and current.job_name == created.name and current.collected_at is None
     assert [e.input_table for e in ledger.uncollected(node.unique_id, node.responses_table)] == [input_table]
     assert any("adopted batch job" in line for line in lines)
+
+
+@pytest.mark.usefixtures("no_faults")
+def test_a_merge_that_meets_a_concurrent_update_is_run_again_and_lands_once(
+    local_stack: StackInfo, bq_client: bigquery.Client, dataset: str
+) -> None:
+    """BigQuery fails a MERGE that conflicts with another DML on m__responses (a `dbt build` marking unusable answers)
+    with "Could not serialize access ... due to concurrent update"; the hook runs it again with backoff."""
+    _create_ledger(bq_client, dataset)
+    job = Job(bq_client, dataset, "conflict")
+    sent = {"h1": _request("one"), "h2": _request("two")}
+    job.write(sent, [("h1", sent["h1"], _answer("1"), ""), ("h2", sent["h2"], _answer("2"), "")])
+    # h2 failed in an earlier job: its answer now is written by the MERGE (new rows are INSERTs, which never conflict)
+    job.sql(
+        f"insert into `{job.node.responses_table}` (request_hash, request, response, status, job_name, attempts) "
+        "values ('h2', @r, null, 'INTERNAL', 'an earlier job', 1)",
+        [bigquery.ScalarQueryParameter("r", "STRING", sent["h2"])],
+    )
+    message = f"Could not serialize access to table {bq_client.project}:{dataset}.m due to concurrent update"
+    conflict = {"after_commit": False, "status": 400, "reason": "invalidQuery", "message": message}
+    rules = [{"method": "POST", "path": "/jobs$", "body_contains": f"merge `{job.node.responses_table}`", "times": 2,
+              **conflict}]  # fmt: skip
+    set_bigquery_faults(local_stack.bigquery_endpoint, rules)
+    outcome = job.collect()
+    assert [r["fired"] for r in set_bigquery_faults(local_stack.bigquery_endpoint, None)] == [2]
+    assert (outcome.succeeded, outcome.failed, outcome.errors) == (2, 0, [])
+    assert {h: (status, attempts) for h, (status, attempts, _) in job.responses().items()} == {
+        "h1": ("", 1), "h2": ("", 2),
+    }  # fmt: skip
