@@ -170,6 +170,11 @@ class Flights:
                 flight.planned = False
                 return
             if needs_plan:
+                adopted = submit_step.adopt_unknown_jobs(self.ctx, flight.node, flight.settings, held)
+                flight.in_flight.extend(adopted)
+                if adopted:
+                    return  # planned once they are merged
+            if needs_plan:
                 flight.planned = True
                 flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
             while flight.plan and flight.plan.queued and self._room(flight):
