@@ -61,7 +61,12 @@
               and key_columns | map('lower') | reject('in', old_columns) | list | length == 0 -%}
             {%- do gemini_batch._record_answer_history(history_relation, existing_requests, responses_relation, key_columns) -%}
         {%- endif -%}
-        {%- do adapter.copy_table(staging_table, requests_relation, 'table') -%}
+        {#- incremental_requests: the staged rows are only the new or changed ones (gemini_batch.is_incremental_requests()) -#}
+        {%- if settings.incremental_requests and existing_requests is not none and not full_refresh -%}
+            {%- do gemini_batch._add_requests(staging_table, requests_relation, key_columns) -%}
+        {%- else -%}
+            {%- do adapter.copy_table(staging_table, requests_relation, 'table') -%}
+        {%- endif -%}
     {%- endif -%}
     {#- The staging table goes on every path that returns here; its expiration covers the ones that cannot. -#}
     {%- call statement('gemini_batch_unstage') -%}

@@ -37,6 +37,7 @@
         'retry_unusable_answers': {'type': 'bool', 'default': true},
         'on_pending': {'type': 'str', 'default': 'warn', 'pattern': '(warn|error|ignore)', 'hint': 'must be warn, error or ignore'},
         'unique_key': {'type': 'any', 'default': none},
+        'incremental_requests': {'type': 'bool', 'default': false},
         'transport': {'type': 'str', 'default': 'bigquery', 'pattern': '(bigquery|gcs)', 'hint': 'must be bigquery or gcs'},
         'gcs_prefix': {'type': 'str', 'default': none, 'pattern': 'gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[A-Za-z0-9._=-]+)*/?', 'hint': gcs_prefix_hint},
         'max_input_bytes_per_job': {'type': 'int', 'default': 1000000000, 'minimum': 1, 'maximum': 1000000000},

@@ -139,6 +139,7 @@ class BatchSettings:
     retry_unusable_answers: bool = setting(True, "a truncated (MAX_TOKENS) or invalid_output answer counts as a failed attempt and is sent again")  # noqa: E501
     on_pending: str = setting("warn", "a plain dbt run that leaves requests unanswered: warn, error (fail the model) or ignore", pattern=ON_PENDING_PATTERN, hint="must be warn, error or ignore")  # noqa: E501
     unique_key: str | list[str] | None = setting(None, "the column(s) naming the same row across runs, for previous_response (default: the model's columns other than request)")  # noqa: E501, RUF009
+    incremental_requests: bool = setting(False, "build m__requests incrementally: the model's SQL gives only new or changed rows when gemini_batch.is_incremental_requests() (keyed by unique_key)")  # noqa: E501
     transport: str = setting("bigquery", "how requests reach Vertex and answers come back: bigquery (job tables) or gcs (JSONL files under gcs_prefix, exported and loaded by BigQuery)", pattern="(bigquery|gcs)", hint="must be bigquery or gcs")  # noqa: E501
     gcs_prefix: str | None = setting(None, "Cloud Storage folder (gs://bucket/path) for the jobs' JSONL files; required with transport gcs", pattern=GCS_PREFIX_PATTERN, hint=GCS_PREFIX_HINT)  # noqa: E501
     max_input_bytes_per_job: int = setting(MAX_INPUT_BYTES_PER_JOB, "transport gcs: bytes of JSONL input per batch job; larger chunks are split (Vertex's Cloud Storage input limit is 1 GB)", minimum=1, maximum=MAX_INPUT_BYTES_PER_JOB)  # noqa: E501
