@@ -19,6 +19,8 @@
    BigQuery never runs a view to create it (a view whose rows would raise is created, as on BigQuery).
 8. `ALTER TABLE ... ADD COLUMN` / `DROP COLUMN` change the DuckDB table but not bqemulator's table metadata; BigQuery
    updates the schema (gemini_batch.local.bqemulator_alter_columns).
+9. BigQuery's AI.GENERATE, which bqemulator lacks, answered by the Vertex emulator's responder with its current config
+   (--vertex-endpoint), and refused as BigQuery refuses a malformed call (gemini_batch.local.bqemulator_ai_generate).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--location", default="us-central1", help="location of datasets created without one")
     parser.add_argument("--data-dir", default=None, help="persist tables here (default: in memory)")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--vertex-endpoint", default=None, help="the Vertex emulator whose config AI.GENERATE follows")
     args = parser.parse_args(argv)
     from gemini_batch.local import bqemulator_options  # ALTER TABLE SET OPTIONS with labels/expressions (see there)
 
@@ -96,6 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_alter_columns  # tables.get follows ADD/DROP COLUMN
 
     bqemulator_alter_columns.install()
+    from gemini_batch.local import bqemulator_ai_generate  # AI.GENERATE answered by the Vertex emulator's responder
+
+    bqemulator_ai_generate.install(args.vertex_endpoint)
     install_spatial_extension()
     permit_wildcard_upload_content_type()
     introspect_schemas_without_running()
