@@ -6,6 +6,8 @@
       m__responses  table, persistent answer cache keyed by request_hash (kept across full refreshes, see
                     var `gemini_batch_full_refresh_discards_responses`): paid answers are never thrown away
       m__answer_history  table, persistent: per key (unique_key), every request hash answered, for previous_response
+      m__collected, m__collected_judged  the job's answers the hook is writing, and their output_state (the hook
+                    judges each answer in the statement that writes it: _create_collect_relations.sql)
       m             view: requests left-joined to responses; downstream models ref('m') and parse `response`
 
     dbt itself never calls Vertex: the Python hook (`dbt-gemini-batch run|build`, or `dbt-gemini-batch submit` after a
@@ -91,6 +93,7 @@
     {%- if settings.escalate_to is not none -%}
         {%- set escalations_relation = gemini_batch._create_escalation_relations(this, requests_relation) -%}
     {%- endif -%}
+    {%- do gemini_batch._create_collect_relations(this, output_schema) -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
         {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
@@ -130,6 +133,12 @@
                 {{ exceptions.raise_compiler_error(message ~ ' (on_pending: error)') }}
             {%- endif -%}
             {%- do exceptions.warn(message) -%}
+        {%- elif pending.given_up > 0 -%}
+            {#- Dead letters are never silent either: said in the log (not a warning, which --warn-error would turn
+                into a failure at every run; answer_rate's max_given_up is the test that fails or warns). -#}
+            {{ log('gemini_batch model ' ~ model.name ~ ': ' ~ pending.given_up ~ ' request(s) given up after '
+                ~ 'max_attempts (dead letters, never sent again); `dbt-gemini-batch status --failed --select '
+                ~ model.name ~ '` lists them', info=true) }}
         {%- endif -%}
     {%- endif -%}
     {{ return({'relations': [target_relation]}) }}

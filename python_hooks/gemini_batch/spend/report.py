@@ -173,6 +173,13 @@ def report(ctx: BatchContext, models: list[tuple[BatchNode, BatchSettings]], tar
     if rows:
         cells = [[_cell(row.get(key)) for key, _ in COLUMNS] for row in rows]
         ctx.progress.table("run summary", [title for _, title in COLUMNS], cells, format_table(rows))
+        for row in rows:
+            if row.get("given_up"):  # dead letters are never silent
+                ctx.progress.say(
+                    f"WARNING {row['model']}: {row['given_up']} request(s) given up after max_attempts (dead "
+                    f"letters: no usable answer, never sent again); `dbt-gemini-batch status --failed --select "
+                    f"{row['model']}` lists them"
+                )
         path = write_results(target_dir, ctx.invocation_id, rows)
         ctx.progress.say(f"run summary written to {path.name} in the dbt target directory")
     return rows
