@@ -42,6 +42,8 @@
         'gcs_prefix': {'type': 'str', 'default': none, 'pattern': 'gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[A-Za-z0-9._=-]+)*/?', 'hint': gcs_prefix_hint},
         'max_input_bytes_per_job': {'type': 'int', 'default': 1000000000, 'minimum': 1, 'maximum': 1000000000},
         'check_file_uris': {'type': 'str', 'default': 'sample', 'pattern': '(off|sample|all)', 'hint': 'must be off, sample or all'},
+        'escalate_to': {'type': 'str', 'default': none, 'pattern': gemini_model_pattern, 'hint': gemini_model_hint},
+        'escalate_when': {'type': 'str', 'default': none},
     }) }}
 {% endmacro %}
 

@@ -22,7 +22,7 @@
 9. bqemulator ignores `If-Match` on tables.patch; BigQuery answers 412 to a stale etag, which the hook's lease relies on
    (gemini_batch.local.bqemulator_if_match).
 10. Tests and the soak lose answers on purpose (gemini_batch.local.bigquery_faults, POST /_local/faults).
-9. BigQuery's AI.GENERATE, which bqemulator lacks, answered by the Vertex emulator's responder with its current config
+11. BigQuery's AI.GENERATE, which bqemulator lacks, answered by the Vertex emulator's responder with its current config
    (--vertex-endpoint), and refused as BigQuery refuses a malformed call (gemini_batch.local.bqemulator_ai_generate).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
