@@ -29,6 +29,7 @@ def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) ->
     counts = ctx.sql(
         f"""
         select
+            count(distinct requests.request_hash) as requests,
             count(distinct if({NEVER_ANSWERED_CONDITION}, requests.request_hash, null)) as unsent,
             count(distinct if(responses.status = '', requests.request_hash, null)) as answered,
             count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as failed,
@@ -49,6 +50,7 @@ def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) ->
         "answered": int(counts["answered"]),
         "failed": int(counts["failed"]),
         "given_up": int(counts["given_up"]),
+        "requests": int(counts["requests"]),
         "failures": failed_rows(ctx, node, settings, grouped=True),
     }
 
@@ -84,6 +86,12 @@ def format_status(status: dict[str, Any]) -> list[str]:
         f"{status['in_flight_jobs']} job(s), {status['answered']} answered, {status['failed']} failed (retried next "
         f"run), {status['given_up']} given up after max_attempts"
     ]
+    if status["given_up"]:
+        share = status["given_up"] / max(status.get("requests") or 0, 1)
+        lines.append(
+            f"  {status['given_up']} dead letter(s): {share:.0%} of the model's requests have no usable answer and "
+            f"are never sent again; `dbt-gemini-batch status --failed --select {name}` lists them"
+        )
     for group in status["failures"]:
         examples = "; ".join(group["examples"])
         lines.append(f"  {group['row_count']} row(s) failed with: {group['error']}  e.g. {examples}")
