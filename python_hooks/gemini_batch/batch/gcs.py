@@ -46,6 +46,17 @@ KEY_PREFIX = "gb-"  # request_hash of a JSONL line: `gb-<hash>`, never numeric-l
 # The request labels that carry the hash: (label key, 1-based start in the 64-character hex hash, length). A label
 # value is at most 63 characters (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/add-labels-to-api-calls).
 HASH_LABELS = (("gemini_batch_hash", 1, 32), ("gemini_batch_hash_2", 33, 32))
+# Bytes a JSONL line holds beyond its request's own JSON (submit.LINE_BYTES_SQL): the sibling key, the `request` key
+# around it, the hash labels (with the `labels` object, when the request had none) and the newline.
+LINE_OVERHEAD_BYTES = len(
+    '{"request_hash":"'
+    + KEY_PREFIX
+    + "0" * 64
+    + '","request":}\n'
+    + ',"labels":{'
+    + ",".join(f'"{label}":"' + "0" * length + '"' for label, _, length in HASH_LABELS)
+    + "}"
+)
 
 
 def job_folder(gcs_prefix: str, input_table: str) -> str:

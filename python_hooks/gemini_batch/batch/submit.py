@@ -91,9 +91,12 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
 
 
 # Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
-# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus the
-# `{"request_hash": "<64 hex>", "request": }` around it and the newline.
-LINE_BYTES_SQL = "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + 100"
+# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus what the export
+# adds around and inside it (gcs.LINE_OVERHEAD_BYTES: the `gb-` key, the hash labels, the newline).
+LINE_BYTES_SQL = (
+    "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + "
+    f"{gcs.LINE_OVERHEAD_BYTES}"
+)
 
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
