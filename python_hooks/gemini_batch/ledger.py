@@ -139,7 +139,10 @@ class Ledger:
         )
 
     def _query(
-        self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
+        self,
+        sql: str,
+        params: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
+        node: str | None = None,
     ) -> list[bigquery.Row]:
         from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY  # (batch.context imports this module)
 
@@ -203,6 +206,18 @@ class Ledger:
             node=dbt_node,
         )
         return [_entry(row) for row in rows]
+
+    def by_input_tables(self, responses_table: str, input_tables: list[str]) -> dict[str, LedgerEntry]:
+        """The current state of the jobs of these input tables in one answer cache (input_table -> entry)."""
+        rows = self._query(
+            f"select * from ({self.latest_sql()}) where responses_table = @responses_table "
+            "and input_table in unnest(@tables)",
+            [
+                _param("responses_table", responses_table),
+                bigquery.ArrayQueryParameter("tables", "STRING", input_tables),
+            ],
+        )
+        return {row["input_table"]: _entry(row) for row in rows}
 
     def recent(
         self, dbt_nodes: list[str], limit: int = 20, responses_tables: list[str] | None = None
