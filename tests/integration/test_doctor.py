@@ -139,3 +139,17 @@ def test_doctor_canary_records_what_vertex_wrote_and_status_shows_it(demo: DemoP
     status = demo.gb("status", "--select", "review_insights").output
     assert f"canary {found['checked_at']} (gemini-2.5-flash, us-central1):" in status
     assert "  bigquery: request echoed" in status and "  gcs: request echoed" in status
+
+
+def test_doctor_names_a_missing_bucket_and_skips_tables_not_built_yet(demo: DemoProject) -> None:
+    missing_bucket = f"t-{uuid.uuid4().hex[:12]}"
+    demo.add_review_batch_model(
+        "unbuilt",
+        f"gemini_model='gemini-2.5-flash', meta={{'transport': 'gcs', 'gcs_prefix': 'gs://{missing_bucket}/x'}}",
+    )
+    demo.dbt("parse")
+    out = demo.gb("doctor", "--select", "unbuilt", ok=False).output
+    assert f"SKIP  permissions unbuilt__requests: {demo.table('unbuilt__requests')} does not exist yet" in out, out
+    assert "fix: run `dbt run --select unbuilt` first" in out
+    assert f"FAIL  bucket gs://{missing_bucket}: does not exist" in out
+    assert "fix: create it in the dataset's location" in out
