@@ -33,7 +33,16 @@ if TYPE_CHECKING:
 # partial parsing.
 HOOK_ACTIVE_ENV = "GEMINI_BATCH_HOOK_ACTIVE"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_USAGE = 2  # as dbt and the other commands for a configuration problem
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
+
+
+class SettingsProblems(Exception):
+    """Configuration problems of the selected models, one message per model; nothing was built."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class HookRunner:
@@ -116,7 +125,17 @@ class HookRunner:
     def _invoke(self) -> int:
         check_target(self.flags)
         command, args = self.dbt_args[0], self.dbt_args[1:]
-        phases = self._phases(command, args) if self.wait else None
+        try:
+            phases = self._phases(command, args) if self.wait else None
+        except SettingsProblems as exc:
+            for problem in exc.problems:
+                self.progress.say(f"ERROR {problem}")
+            self.progress.say(
+                f"{len(exc.problems)} gemini_batch model(s) of the selection have configuration problems: nothing "
+                "was built or sent; fix them all, then run again"
+            )
+            self.errors.extend(exc.problems)
+            return EXIT_USAGE
         codes: list[int] = []
         previous_handler = self._watch_sigint()
         try:
@@ -250,10 +269,28 @@ class HookRunner:
             return None  # dbt will report the same problem in the real invocation
         kinds = EXECUTED.get(command, EXECUTED["build"])
         selected = [json.loads(line)["unique_id"] for line in listed.result]
+        self._check_settings(selected)
         selected = [uid for uid in selected if uid.startswith(kinds)]
         graph = Graph.load(self.flags.manifest_path)
         groups = phases_of(graph, selected)
         return (graph, groups) if len(groups) > 1 else None
+
+    def _check_settings(self, selected: list[str]) -> None:
+        """Every configuration problem of the selected gemini_batch models at once, before dbt builds anything (the
+        materialization would stop each model with its own, and skip the models downstream of it unchecked)."""
+        from gemini_batch.dbt_project import Manifest
+        from gemini_batch.settings import SettingsError, settings_for
+
+        nodes = Manifest.load(self.flags.manifest_path).nodes
+        problems = []
+        for uid in selected:
+            if uid in nodes:
+                try:
+                    settings_for(nodes[uid].name, nodes[uid].config)
+                except SettingsError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise SettingsProblems(problems)
 
     def _report(self) -> None:
         """The end-of-run table and target/gemini_batch_results.json (spend/report.py); never fails the run."""
