@@ -26,14 +26,13 @@
     {%- set checked = {} -%}
     {%- for name, info in registry.items() -%}
         {%- set in_meta, top = meta.get(name), model_config.get(name) -%}
-        {%- if in_meta is not none and top is not none and in_meta != top -%}
+        {%- set clash = in_meta is not none and top is not none and in_meta != top -%}
+        {%- if clash -%}
             {%- do bad.append(name) -%}
             {%- do problems.append(name ~ ' is set both in meta (' ~ tojson(in_meta)
                 ~ ') and as a top-level config (' ~ tojson(top) ~ '); keep only the one in meta') -%}
-            {%- do checked.update({name: info.default}) -%}
-            {%- continue -%}
-        {%- endif -%}
-        {%- if in_meta is not none -%}
+            {%- set raw, source = none, none -%}
+        {%- elif in_meta is not none -%}
             {%- set raw, source = in_meta, 'from meta' -%}
         {%- elif top is not none -%}
             {%- set raw, source = top, 'from config' -%}
