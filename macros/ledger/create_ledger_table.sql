@@ -37,6 +37,7 @@
             ('missing_count', 'int64'),
             ('mismatched_count', 'int64'),
             ('invocation_id', 'string'),
+            ('lease_token', 'string'),
             ('submitted_at', 'timestamp'),
             ('finished_at', 'timestamp'),
             ('collected_at', 'timestamp'),

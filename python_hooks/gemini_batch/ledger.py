@@ -52,6 +52,7 @@ COLUMNS: dict[str, str] = {
     "missing_count": "INT64",
     "mismatched_count": "INT64",
     "invocation_id": "STRING",
+    "lease_token": "STRING",
     "submitted_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
     "collected_at": "TIMESTAMP",
@@ -76,6 +77,8 @@ class LedgerEntry:
     input_table: str
     request_count: int
     invocation_id: str | None = None
+    # the generation of the lease the writer held (batch/lease.py): which holder wrote each event
+    lease_token: str | None = None
     job_name: str | None = None
     output_table: str | None = None
     state: str = SUBMITTING

@@ -48,8 +48,10 @@ def collect(
     outcome: NodeOutcome,
 ) -> None:
     """Collect one finished job holding the answer cache's collect lease: one collector at a time, and a job another
-    run collected meanwhile is not merged or counted again."""
-    with lease.held(ctx, node, lease.COLLECT):
+    run collected meanwhile is not merged or counted again. The lease is proved (batch/lease.py, fencing) before the
+    merge, before the ledger event and before the job's tables are dropped: a collector paused past its lease while
+    another run took over raises LeaseLost there and writes nothing more."""
+    with lease.held(ctx, node, lease.COLLECT) as held:
         current = ctx.ledger.current(entry)
         if current is not None and current.is_collected:
             short = (entry.job_name or "").rsplit("/", 1)[-1]
@@ -57,7 +59,7 @@ def collect(
             for key in ("state", "collected_at", "succeeded_count", "failed_count"):
                 setattr(entry, key, getattr(current, key))
             return
-        _collect(ctx, node, settings, entry, job, outcome)
+        _collect(ctx, node, settings, entry, job, outcome, held)
 
 
 def _collect(
@@ -67,7 +69,9 @@ def _collect(
     entry: LedgerEntry,
     job: aiplatform_v1.BatchPredictionJob,
     outcome: NodeOutcome,
+    held: lease.Lease,
 ) -> None:
+    lease.prove(ctx, held, "merging a job's answers")
     state = job.state.name
     error = job.error.message if job.error and job.error.message else None
     counts: dict[str, int] = {}
@@ -88,6 +92,13 @@ def _collect(
     elif sent:
         counts = {"missing": int(ctx.sql(f"select count(*) as n from `{sent}`", node=node.unique_id)[0]["n"])}
     finished = job.end_time if job.end_time else dt.datetime.now(dt.UTC)
+    lease.prove(ctx, held, "recording a collected job in the ledger")
+    current = ctx.ledger.current(entry)
+    if current is not None and current.is_collected:
+        # another run collected it (and may have dropped its tables, so our counts would be zeros): its event stands
+        ctx.progress.say(f"{node.name}: job {(entry.job_name or '').rsplit('/', 1)[-1]} was collected by another run")
+        return
+    entry.lease_token = held.token
     # Written after the merge; a kill in between re-runs the merge, which changes nothing the second time.
     ctx.ledger.update(
         entry,
@@ -134,6 +145,7 @@ def _collect(
             + "; its unanswered requests stay pending and are sent again on the next run"
         )
     if not settings.keep_job_tables:
+        lease.prove(ctx, held, "dropping a collected job's tables")
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)
         if output_exists:
             ctx.bq.delete_table(output, not_found_ok=True)

@@ -27,6 +27,7 @@ from gemini_batch.batch.common import (
     transient_retry,
 )
 from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.lease import Lease, prove
 from gemini_batch.batch.plan import pending_counts, pending_from
 from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
@@ -43,6 +44,7 @@ LIST_RETRY_SECONDS = 120.0
 # batch-prediction-gemini), so 5 days; collect drops it anyway once the answers are merged.
 INPUT_TABLE_DAYS = 5
 INPUT_LABEL = "gemini_batch_input"
+LEASE_LABEL = "gemini_batch_lease"  # the generation of the submit lease held when the job was created (batch/lease.py)
 
 
 def _expiring(days: int) -> str:
@@ -152,9 +154,17 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
 
 
 def submit_chunk(
-    ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ChunkPlan, outcome: NodeOutcome
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    plan: ChunkPlan,
+    outcome: NodeOutcome,
+    held: Lease | None = None,
 ) -> LedgerEntry:
-    """Write the next queued bucket's input table (once, straight from the pending rows) and create its job."""
+    """Write the next queued bucket's input table (once, straight from the pending rows) and create its job, holding
+    the submit lease `held` (proved before anything is written)."""
+    if held is not None:
+        prove(ctx, held, "writing a job's input table")
     bucket = plan.queued.pop(0)
     input_table = f"{plan.prefix}_{bucket:03d}"
     ctx.sql(
@@ -189,7 +199,7 @@ def submit_chunk(
                 f"max_input_bytes_per_job={settings.max_input_bytes_per_job} (Vertex takes at most 1 GB of Cloud "
                 "Storage input per job); nothing was submitted: lower max_input_bytes_per_job and run again"
             )
-    entry = create_job(ctx, node, settings, input_table, count)
+    entry = create_job(ctx, node, settings, input_table, count, held)
     outcome.jobs.append(entry.job_name or "")
     outcome.submitted_requests += count
     return entry
@@ -222,6 +232,7 @@ def job_body(
             "dbt_node": label_value(node.name),
             "dbt_invocation": label_value(ctx.invocation_id),
             INPUT_LABEL: input_label(entry.input_table),
+            **({LEASE_LABEL: entry.lease_token} if entry.lease_token else {}),
         },
     )
 
@@ -236,7 +247,12 @@ def input_label(input_table: str) -> str:
 
 
 def create_job(
-    ctx: BatchContext, node: BatchNode, settings: BatchSettings, input_table: str, count: int
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    input_table: str,
+    count: int,
+    held: Lease | None = None,
 ) -> LedgerEntry:
     location = ctx.location(settings)
     entry = LedgerEntry(
@@ -250,6 +266,7 @@ def create_job(
         output_table=f"{input_table}_out",
         request_count=count,
         invocation_id=ctx.invocation_id,
+        lease_token=held.token if held is not None else None,
     )
     # The ledger row comes first: if we die after Vertex accepted the job, the next run finds it by label.
     ctx.ledger.insert(entry)
@@ -258,6 +275,8 @@ def create_job(
     client = ctx.jobs(settings)
 
     def create_or_find() -> aiplatform_v1.BatchPredictionJob:
+        if held is not None:
+            prove(ctx, held, "creating a batch job")  # every attempt: a retry may come after a long pause
         try:
             return client.create_batch_prediction_job(parent=parent, batch_prediction_job=body, timeout=120)
         except TRANSIENT as exc:
@@ -318,13 +337,20 @@ def find_by_input_label(
         ) from exc
 
 
-def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry) -> None:
-    """A ledger row without a job: the previous run died around create. Adopt the job if Vertex has it."""
+def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry, held: Lease) -> None:
+    """A ledger row without a job: the previous run died around create. Adopt the job if Vertex has it.
+
+    Only under the submit lease (`held`): a row still SUBMITTING may belong to a live run retrying its create inside
+    the lease; once we hold it, that run has finished or lost it. Its input table is dropped only after proving it.
+    """
     parent = f"projects/{entry.vertex_project}/locations/{entry.vertex_location}"
     found = find_by_input_label(ctx.jobs(settings), parent, entry)
     if found is not None:
+        entry.lease_token = held.token
         ctx.ledger.update(entry, job_name=found.name, state=found.state.name)
         return
+    prove(ctx, held, "dropping an unsubmitted job's input table")
     # Never created: forget the row; its requests are still pending and get submitted afresh.
+    entry.lease_token = held.token
     ctx.ledger.update(entry, state="NOT_SUBMITTED", collected_at=dt.datetime.now(dt.UTC))
     ctx.bq.delete_table(entry.input_table, not_found_ok=True)
