@@ -225,15 +225,26 @@ def closest_setting(key: str) -> str | None:
     return None
 
 
-def _check_keys(node_name: str, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+def _key_problems(config: Mapping[str, Any], meta: Mapping[str, Any]) -> list[str]:
+    problems = []
     for where, keys in (("meta key", meta), ("config key", config)):
         for key in keys:
             meant = closest_setting(str(key))
             if meant is not None:
-                raise SettingsError(
-                    f"model {node_name}: {where} {key!r} is not a gemini_batch setting; did you mean {meant!r}? "
+                problems.append(
+                    f"{where} {key!r} is not a gemini_batch setting; did you mean {meant!r}? "
                     f"Rename it (settings: {', '.join(registry())})"
                 )
+    return problems
+
+
+def problems_message(node_name: str, problems: list[str]) -> str:
+    """Every problem of a model's settings in one message, so one run shows them all (the Jinja side words it
+    the same way: macros/settings/_validate_settings.sql)."""
+    if len(problems) == 1:
+        return f"model {node_name}: {problems[0]}"
+    numbered = "; ".join(f"({i}) {problem}" for i, problem in enumerate(problems, start=1))
+    return f"model {node_name}: {len(problems)} settings problems: {numbered}"
 
 
 # -- values ------------------------------------------------------------------------------------------------------
@@ -294,26 +305,30 @@ def _value_problem(info: SettingInfo, value: Any) -> str | None:
     return None
 
 
-def _bad_value(node_name: str, key: str, value: Any, source: str, problem: str) -> SettingsError:
+def _bad_value(key: str, value: Any, source: str, problem: str) -> str:
     shown = json.dumps(value, default=str)
-    return SettingsError(f"model {node_name}: {key}={shown} ({source}) {problem}")
+    return f"{key}={shown} ({source}) {problem}"
 
 
 def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> BatchSettings:
-    """Settings for one gemini_batch model from its dbt node config (manifest), checked as the materialization does."""
+    """Settings for one gemini_batch model from its dbt node config (manifest), checked as the materialization does;
+    SettingsError names every problem at once."""
     env = os.environ if env is None else env
     meta = config.get("meta") or {}
     if not isinstance(meta, Mapping):
         raise SettingsError(f"model {node_name}: config meta must be a dictionary, got {json.dumps(meta, default=str)}")
-    _check_keys(node_name, config, meta)
+    problems = _key_problems(config, meta)
     values: dict[str, Any] = {}
+    bad: set[str] = set()  # settings with a problem: not checked against each other
     for name, info in registry().items():
         in_meta, top = meta.get(name), config.get(name)
         if in_meta is not None and top is not None and in_meta != top:
-            raise SettingsError(
-                f"model {node_name}: {name} is set both in meta ({json.dumps(in_meta, default=str)}) and as a "
+            bad.add(name)
+            problems.append(
+                f"{name} is set both in meta ({json.dumps(in_meta, default=str)}) and as a "
                 f"top-level config ({json.dumps(top, default=str)}); keep only the one in meta"
             )
+            continue
         if in_meta is not None:
             raw, source = in_meta, "from meta"
         elif top is not None:
@@ -328,30 +343,35 @@ def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, st
             # YAML 1.1 (dbt's yml files) reads a bare off/on/no/yes as a boolean: check_file_uris: off is false
             problem = f"{problem} (YAML reads a bare off, on, no or yes as false or true: quote it, e.g. 'off')"
         if problem is not None:
-            raise _bad_value(node_name, name, raw, source, problem)
+            bad.add(name)
+            problems.append(_bad_value(name, raw, source, problem))
+            continue
         values[name] = value
     settings = BatchSettings(**values)
-    if settings.poll_initial_seconds > settings.poll_max_seconds:
-        raise SettingsError(
-            f"model {node_name}: poll_initial_seconds={settings.poll_initial_seconds} is greater than "
+    if not bad & {"poll_initial_seconds", "poll_max_seconds"} and (
+        settings.poll_initial_seconds > settings.poll_max_seconds
+    ):
+        problems.append(
+            f"poll_initial_seconds={settings.poll_initial_seconds} is greater than "
             f"poll_max_seconds={settings.poll_max_seconds}; make poll_initial_seconds at most poll_max_seconds"
         )
-    if (settings.escalate_to is None) != (settings.escalate_when is None):
+    if not bad & {"escalate_to", "escalate_when"} and (settings.escalate_to is None) != (
+        settings.escalate_when is None
+    ):
         given, missing = (
             ("escalate_to", "escalate_when") if settings.escalate_when is None else ("escalate_when", "escalate_to")
         )
-        raise SettingsError(
-            f"model {node_name}: {given} needs {missing}: a cascade names the second Gemini model (escalate_to) and "
+        problems.append(
+            f"{given} needs {missing}: a cascade names the second Gemini model (escalate_to) and "
             "the rows it answers again (escalate_when, a SQL predicate over the model's typed columns and output_state)"
         )
     if settings.escalate_to is not None and _same_model(settings.escalate_to, settings.gemini_model):
-        raise SettingsError(
-            f"model {node_name}: escalate_to={settings.escalate_to!r} is the model's own gemini_model; "
-            "name a second model"
-        )
-    if settings.transport == "gcs" and settings.gcs_prefix is None:
-        raise SettingsError(
-            f"model {node_name}: transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL files "
+        problems.append(f"escalate_to={settings.escalate_to!r} is the model's own gemini_model; name a second model")
+    if not bad & {"transport", "gcs_prefix"} and settings.transport == "gcs" and settings.gcs_prefix is None:
+        problems.append(
+            "transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL files "
             "(for example gs://my-bucket/gemini-batch); set gcs_prefix in the model's meta"
         )
+    if problems:
+        raise SettingsError(problems_message(node_name, problems))
     return settings
