@@ -90,11 +90,6 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
     return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
 
 
-# Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
-# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus the
-# `{"request_hash": "<64 hex>", "request": }` around it and the newline.
-LINE_BYTES_SQL = "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + 100"
-
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
 BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
@@ -123,7 +118,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
         # the JSONL bytes of each request only when they bound the chunk: reading `request` bills its whole column
-        line_bytes = f"any_value({LINE_BYTES_SQL})" if by_bytes else "0"
+        line_bytes = (
+            f"any_value({gcs.line_bytes_sql('requests.request', 'requests.request_hash')})" if by_bytes else "0"
+        )
         rows = ctx.sql(
             f"""
             select bucket, count(*) as n, sum(line_bytes) as line_bytes

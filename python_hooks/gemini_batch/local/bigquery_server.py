@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_if_match  # 412 on a stale If-Match
 
     bqemulator_if_match.install()
+    from gemini_batch.local import bqemulator_iam  # testIamPermissions and Resource Manager's project answers
+
+    bqemulator_iam.install()
     from gemini_batch.local import bigquery_faults  # injected lost answers
 
     bigquery_faults.install()
