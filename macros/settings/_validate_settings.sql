@@ -61,6 +61,16 @@
             ~ ' is greater than poll_max_seconds=' ~ checked.poll_max_seconds
             ~ '; make poll_initial_seconds at most poll_max_seconds') }}
     {%- endif -%}
+    {%- if (checked.escalate_to is none) != (checked.escalate_when is none) -%}
+        {%- set given, missing = ('escalate_to', 'escalate_when') if checked.escalate_when is none else ('escalate_when', 'escalate_to') -%}
+        {{ exceptions.raise_compiler_error(prefix ~ given ~ ' needs ' ~ missing ~ ': a cascade names the second Gemini '
+            ~ 'model (escalate_to) and the rows it answers again (escalate_when, a SQL predicate over the model'
+            ~ "'s typed columns and output_state)") }}
+    {%- endif -%}
+    {%- if checked.escalate_to is not none and gemini_batch._price_model_key(checked.escalate_to) == gemini_batch._price_model_key(checked.gemini_model) -%}
+        {{ exceptions.raise_compiler_error(prefix ~ "escalate_to='" ~ checked.escalate_to
+            ~ "' is the model's own gemini_model; name a second model") }}
+    {%- endif -%}
     {%- if checked.transport == 'gcs' and checked.gcs_prefix is none -%}
         {{ exceptions.raise_compiler_error(prefix ~ "transport=gcs needs gcs_prefix, the Cloud Storage folder for the "
             ~ "jobs' JSONL files (for example gs://my-bucket/gemini-batch); set gcs_prefix in the model's meta") }}

@@ -51,6 +51,11 @@ COLUMNS: dict[str, str] = {
     "total_tokens": "INT64",
     "missing_count": "INT64",
     "mismatched_count": "INT64",
+    # tokens of the job's requests whose prompt was above the model's long_context_threshold (priced at the long rates)
+    "long_context_prompt_tokens": "INT64",
+    "long_context_output_tokens": "INT64",
+    "long_context_thoughts_tokens": "INT64",
+    "long_context_cached_tokens": "INT64",
     "invocation_id": "STRING",
     "lease_token": "STRING",
     "submitted_at": "TIMESTAMP",
@@ -91,6 +96,10 @@ class LedgerEntry:
     cached_tokens: int | None = None
     total_tokens: int | None = None
     missing_count: int | None = None  # rows sent that the output neither answered nor failed
+    long_context_prompt_tokens: int | None = None  # of the requests above the model's long_context_threshold
+    long_context_output_tokens: int | None = None
+    long_context_thoughts_tokens: int | None = None
+    long_context_cached_tokens: int | None = None
     mismatched_count: int | None = None  # output rows naming no request sent in the job (unmatched): never merged
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -135,9 +144,12 @@ class Ledger:
         params: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
         node: str | None = None,
     ) -> list[bigquery.Row]:
-        job = self.client.query(sql, job_config=self.query_defaults.config(params, node=node))
+        from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY  # (batch.context imports this module)
+
         try:
-            return list(job.result(timeout=300))
+            config = self.query_defaults.config(params, node=node)
+            job = self.client.query(sql, job_config=config, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
+            return list(job.result(timeout=300, retry=BQ_RETRY))
         except gexc.NotFound as exc:
             raise LedgerError(
                 f"the job ledger {self.table} does not exist: it is created by the gemini_batch package's "

@@ -31,7 +31,7 @@ from gemini_batch.batch.common import (
 )
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.lease import Lease, prove
-from gemini_batch.batch.plan import pending_counts, pending_from
+from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts, pending_from
 from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, LedgerEntry
@@ -63,9 +63,11 @@ def _expiring(days: int) -> str:
 class ChunkPlan:
     """How one submission splits a model's pending hashes: bucket b of n holds the hashes whose fingerprint is b mod n.
 
-    No global sort: a bucket is a pure function of request_hash, so every chunk's input table is written by one
-    filtered scan, and a chunk written late (after the jobs in flight leave room) holds exactly the hashes it would
-    have held at once. Buckets are disjoint, so no hash is ever in two jobs of one submission.
+    No global sort: a bucket is a pure function of request_hash. The pending rows are selected once, with their
+    bucket, into one table clustered by bucket (write_pending); each chunk's input table reads only its bucket's
+    blocks, and a chunk written late (after the jobs in flight leave room) holds the hashes it would have held at
+    once, less any another run answered meanwhile. Buckets are disjoint, so no hash is ever in two jobs of one
+    submission.
     """
 
     prefix: str
@@ -76,6 +78,11 @@ class ChunkPlan:
     @property
     def pending(self) -> int:
         return sum(self.sizes.values())
+
+    @property
+    def pending_table(self) -> str:
+        """Every pending row of this submission with its bucket, clustered by bucket (write_pending)."""
+        return f"{self.prefix}_pending"
 
 
 def bucket_count(pending: int, max_requests_per_job: int) -> int:
@@ -109,9 +116,6 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
-    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
-    check_file_uris(ctx, node, settings)  # the gs:// objects of fileData parts exist: before any table or job
-    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
@@ -155,10 +159,38 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         sizes=sizes,
         queued=sorted(sizes),
     )
+    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
+    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
+    write_pending(ctx, node, settings, plan)
+    try:
+        check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist
+    except BaseException:
+        ctx.bq.delete_table(plan.pending_table, not_found_ok=True)
+        raise
     ctx.progress.say(
         f"{node.name}: {plan.pending} request(s) pending -> {len(sizes)} batch job(s) on {settings.gemini_model}"
     )
     return plan
+
+
+def write_pending(ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ChunkPlan) -> None:
+    """The pending rows, selected once per submission into one table clustered by bucket: each chunk's input table
+    and check_file_uris then read this table, not m__requests (whose request column a bucket filter cannot prune:
+    on-demand BigQuery bills every referenced column of every row scanned). Expires like the input tables (queued
+    buckets may wait for jobs in flight); dropped once the last bucket is written."""
+    ctx.sql(
+        f"""
+        create table `{plan.pending_table}`
+        cluster by bucket
+        {_expiring(INPUT_TABLE_DAYS)} as
+        select requests.request_hash, any_value(requests.request) as request, {BUCKET_SQL} as bucket
+        {pending_from(node)}
+        group by requests.request_hash
+        """,
+        node=node.unique_id,
+        n_buckets=plan.n_buckets,
+        max_attempts=settings.max_attempts,
+    )
 
 
 def submit_chunk(
@@ -175,18 +207,26 @@ def submit_chunk(
         prove(ctx, held, "writing a job's input table")
     bucket = plan.queued.pop(0)
     input_table = f"{plan.prefix}_{bucket:03d}"
+    # The bucket is a constant in the SQL text, not a parameter: only a constant filter on the clustering column
+    # prunes the pending table's blocks (cloud.google.com/bigquery/docs/querying-clustered-tables). A hash another
+    # run answered since the plan is left out (the cache's hash and status columns only).
     ctx.sql(
         f"""
         create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as
-        select requests.request_hash, any_value(requests.request) as request
-        {pending_from(node)} and {BUCKET_SQL} = @bucket
-        group by requests.request_hash
+        select pending.request_hash, pending.request
+        from `{plan.pending_table}` as pending
+        where pending.bucket = {bucket:d}
+            and pending.request_hash not in (
+                select responses.request_hash
+                from `{node.responses_table}` as responses
+                where responses.request_hash is not null and not {PENDING_CONDITION}
+            )
         """,
         node=node.unique_id,
-        n_buckets=plan.n_buckets,
-        bucket=bucket,
         max_attempts=settings.max_attempts,
     )
+    if not plan.queued:  # every bucket is written: the pending rows are not needed any more
+        ctx.bq.delete_table(plan.pending_table, not_found_ok=True)
     count = int(ctx.sql(f"select count(*) as n from `{input_table}`", node=node.unique_id)[0]["n"])
     if count > settings.max_requests_per_job:  # cannot happen unless rows were added since the plan; never send it
         ctx.bq.delete_table(input_table, not_found_ok=True)

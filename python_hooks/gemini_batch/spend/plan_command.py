@@ -46,6 +46,7 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
 
     from gemini_batch.batch import BatchError
     from gemini_batch.dbt_project import DbtFlags, ProjectError, select_nodes
+    from gemini_batch.runner import check_target
     from gemini_batch.session import Session
     from gemini_batch.settings import SettingsError
     from gemini_batch.spend.estimate import plan_model
@@ -53,6 +54,7 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
     from gemini_batch.spend.report import format_table
 
     progress = Progress()
+    check_target(DbtFlags.from_args(dbt_flags))  # before dbt compile, whose BigQuery retries last 10 minutes
     selection = ["--select", *select] if select else ["--select", "config.materialized:gemini_batch"]
     compiled = dbtRunner().invoke(["compile", "--quiet", *dbt_flags, *selection])
     if not compiled.success:
@@ -60,7 +62,7 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
         return 2
     try:
         flags = DbtFlags.from_args(dbt_flags)
-        session = Session.open(flags, progress=progress)
+        session = Session.open(flags, progress=progress, check=False)
         nodes = select_nodes(flags, session.manifest, select)
         if not nodes:
             progress.say("no gemini_batch model selected: nothing to plan")
