@@ -46,8 +46,8 @@ def storage_client(local_stack: StackInfo) -> storage.Client:
 
 @pytest.fixture()
 def bucket(storage_client: storage.Client) -> Iterator[storage.Bucket]:
-    """A uniquely named bucket on the local Cloud Storage, emptied and dropped after the test."""
-    created = storage_client.create_bucket(f"t-{uuid.uuid4().hex[:12]}")
+    """A uniquely named bucket on the local Cloud Storage, in the datasets' region; emptied and dropped after."""
+    created = storage_client.create_bucket(f"t-{uuid.uuid4().hex[:12]}", location=LOCATION)
     yield created
     for blob in storage_client.list_blobs(created.name):
         blob.delete()

@@ -66,7 +66,9 @@
     or YYYY-MM-DD dates fail compilation with the model and field named. -#}
 {% macro _price_struct(model, entry) %}
     {%- set rates = ['input', 'output', 'thinking', 'cached_input', 'input_long', 'output_long', 'cached_input_long'] -%}
-    {%- set known = rates + ['effective_from', 'effective_to', 'long_context_threshold', 'batch_discount', 'source'] -%}
+    {#- typical_*_tokens are the plan's assumptions (python_hooks/gemini_batch/spend/output_bound.py), not prices. -#}
+    {%- set known = rates + ['effective_from', 'effective_to', 'long_context_threshold', 'batch_discount', 'source',
+        'typical_output_tokens', 'typical_thinking_tokens'] -%}
     {%- for key in entry if key not in known + ['model'] -%}
         {{ exceptions.raise_compiler_error(
             "var gemini_batch_prices: '" ~ model ~ "' has an unknown field '" ~ key ~ "' (known: "

@@ -133,6 +133,12 @@
                 {{ exceptions.raise_compiler_error(message ~ ' (on_pending: error)') }}
             {%- endif -%}
             {%- do exceptions.warn(message) -%}
+        {%- elif pending.given_up > 0 -%}
+            {#- Dead letters are never silent either: said in the log (not a warning, which --warn-error would turn
+                into a failure at every run; answer_rate's max_given_up is the test that fails or warns). -#}
+            {{ log('gemini_batch model ' ~ model.name ~ ': ' ~ pending.given_up ~ ' request(s) given up after '
+                ~ 'max_attempts (dead letters, never sent again); `dbt-gemini-batch status --failed --select '
+                ~ model.name ~ '` lists them', info=true) }}
         {%- endif -%}
     {%- endif -%}
     {{ return({'relations': [target_relation]}) }}

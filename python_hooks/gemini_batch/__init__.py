@@ -1,3 +1,3 @@
 """dbt-gemini-batch: Vertex AI Gemini batch prediction driven from dbt models on BigQuery."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -52,6 +52,7 @@ COLUMNS: dict[str, str] = {
     "missing_count": "INT64",
     "mismatched_count": "INT64",
     "invocation_id": "STRING",
+    "lease_token": "STRING",
     "submitted_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
     "collected_at": "TIMESTAMP",
@@ -76,6 +77,8 @@ class LedgerEntry:
     input_table: str
     request_count: int
     invocation_id: str | None = None
+    # the generation of the lease the writer held (batch/lease.py): which holder wrote each event
+    lease_token: str | None = None
     job_name: str | None = None
     output_table: str | None = None
     state: str = SUBMITTING
@@ -88,7 +91,7 @@ class LedgerEntry:
     cached_tokens: int | None = None
     total_tokens: int | None = None
     missing_count: int | None = None  # rows sent that the output neither answered nor failed
-    mismatched_count: int | None = None  # output rows whose echoed request is not what was sent: never merged
+    mismatched_count: int | None = None  # output rows naming no request sent in the job (unmatched): never merged
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None
@@ -129,9 +132,12 @@ class Ledger:
     def _query(
         self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
     ) -> list[bigquery.Row]:
-        job = self.client.query(sql, job_config=self.query_defaults.config(params, node=node))
+        from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY  # (batch.context imports this module)
+
         try:
-            return list(job.result(timeout=300))
+            config = self.query_defaults.config(params, node=node)
+            job = self.client.query(sql, job_config=config, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
+            return list(job.result(timeout=300, retry=BQ_RETRY))
         except gexc.NotFound as exc:
             raise LedgerError(
                 f"the job ledger {self.table} does not exist: it is created by the gemini_batch package's "

@@ -43,6 +43,8 @@ FIELDS = (
     "cached_input_long",
     "batch_discount",
     "source",
+    "typical_output_tokens",
+    "typical_thinking_tokens",
 )
 DEFAULT_BATCH_DISCOUNT = 0.5
 # Vertex publisher model resource names and the Gemini API's `models/` prefix name the same model as the bare id.
@@ -70,6 +72,10 @@ class Price:
     cached_input_long: float | None = None
     batch_discount: float = DEFAULT_BATCH_DISCOUNT
     source: str = ""
+    # Not prices: the plan's assumed length of a text answer and of default thinking before the model has answered
+    # anything (spend/output_bound.py); None thinking = the model does not think unless a budget asks it to.
+    typical_output_tokens: int | None = None
+    typical_thinking_tokens: int | None = None
 
     def covers(self, day: dt.date) -> bool:
         return (self.effective_from is None or self.effective_from <= day) and (
@@ -153,6 +159,7 @@ def make_price(model: str, entry: Mapping[str, Any]) -> Price:
             raise PriceError(f"price of {model!r}: {key} (USD per 1M tokens, standard rate) is required")
     threshold = _number(model, "long_context_threshold", entry.get("long_context_threshold"))
     discount = _number(model, "batch_discount", entry.get("batch_discount"))
+    typical = {key: _number(model, key, entry.get(key)) for key in ("typical_output_tokens", "typical_thinking_tokens")}
     if discount is not None and discount > 1:
         raise PriceError(f"price of {model!r}: batch_discount is a share (0.5 = 50% off), got {discount!r}")
     price = Price(
@@ -169,6 +176,12 @@ def make_price(model: str, entry: Mapping[str, Any]) -> Price:
         cached_input_long=rates["cached_input_long"],
         batch_discount=DEFAULT_BATCH_DISCOUNT if discount is None else discount,
         source=str(entry.get("source") or ""),
+        typical_output_tokens=None
+        if typical["typical_output_tokens"] is None
+        else int(typical["typical_output_tokens"]),
+        typical_thinking_tokens=(
+            None if typical["typical_thinking_tokens"] is None else int(typical["typical_thinking_tokens"])
+        ),
     )
     if price.effective_from and price.effective_to and price.effective_from > price.effective_to:
         raise PriceError(f"price of {model!r}: effective_from {price.effective_from} is after {price.effective_to}")

@@ -68,7 +68,9 @@ class HookRunner:
 
         with self._lock:
             if self._session is None:
-                self._session = Session.open(self.flags, invocation_id=invocation_id, progress=self.progress)
+                self._session = Session.open(
+                    self.flags, invocation_id=invocation_id, progress=self.progress, check=False
+                )  # checked by _invoke before dbt started
                 self._flights = self._session.runner.flights()
             assert self._flights is not None
             return self._session, self._flights
@@ -123,6 +125,7 @@ class HookRunner:
                 self._warming.join()
 
     def _invoke(self) -> int:
+        check_target(self.flags)
         codes: list[int] = []
         previous_handler = self._watch_sigint()
         try:
@@ -289,6 +292,20 @@ class HookRunner:
             report_run(self._session, [o.node for o in self.outcomes])
         except Exception as exc:  # a report must not turn a good run into a failed one
             self.progress.say(f"could not write the run summary: {exc.__class__.__name__}: {exc}")
+
+
+def check_target(flags: DbtFlags) -> None:
+    """The target's credentials and services, checked once before dbt starts (reachability.py): a stopped or stuck
+    local stack, an unreachable BigQuery or a bad key file is one sentence within seconds, not dbt's retries for
+    minutes (or its interactive `gcloud auth` prompt) in each phase. A profile dbt cannot load is left to dbt to say."""
+    from gemini_batch.dbt_project import ProjectError, load_credentials
+    from gemini_batch.reachability import check_services
+
+    try:
+        credentials = load_credentials(flags)
+    except ProjectError:
+        return
+    check_services(credentials)
 
 
 def _warm_imports() -> None:

@@ -26,6 +26,10 @@ from typing import Any, TypeVar, get_args, get_type_hints
 
 DEFAULT_GEMINI_MODEL = "gemini-2.5-flash"
 MAX_REQUESTS_PER_JOB = 200_000  # Vertex's limit for one batch job
+# Vertex's limit on a job's Cloud Storage input: "If you use Cloud Storage as input, the file size limit is also 1 GB"
+# (docs.cloud.google.com/gemini-enterprise-agent-platform/models/capabilities/batch-inference, "Quotas and limits").
+# Whether that is per file or per job is not documented: read per job, the stricter.
+MAX_INPUT_BYTES_PER_JOB = 1_000_000_000
 
 ENV_VERTEX_PROJECT = "GEMINI_BATCH_VERTEX_PROJECT"
 ENV_VERTEX_LOCATION = "GEMINI_BATCH_VERTEX_LOCATION"
@@ -138,6 +142,7 @@ class BatchSettings:
     incremental_requests: bool = setting(False, "build m__requests incrementally: the model's SQL gives only new or changed rows when gemini_batch.is_incremental_requests() (keyed by unique_key)")  # noqa: E501
     transport: str = setting("bigquery", "how requests reach Vertex and answers come back: bigquery (job tables) or gcs (JSONL files under gcs_prefix, exported and loaded by BigQuery)", pattern="(bigquery|gcs)", hint="must be bigquery or gcs")  # noqa: E501
     gcs_prefix: str | None = setting(None, "Cloud Storage folder (gs://bucket/path) for the jobs' JSONL files; required with transport gcs", pattern=GCS_PREFIX_PATTERN, hint=GCS_PREFIX_HINT)  # noqa: E501
+    max_input_bytes_per_job: int = setting(MAX_INPUT_BYTES_PER_JOB, "transport gcs: bytes of JSONL input per batch job; larger chunks are split (Vertex's Cloud Storage input limit is 1 GB)", minimum=1, maximum=MAX_INPUT_BYTES_PER_JOB)  # noqa: E501
     check_file_uris: str = setting("sample", "before submitting, check that the gs:// objects of fileData parts exist: sample (up to 100 distinct URIs of the rows to send), all, or off", pattern="(off|sample|all)", hint="must be off, sample or all")  # noqa: E501
     # fmt: on
 

@@ -937,6 +937,53 @@ def test_structured_output_validates_and_follows_the_review(
     assert "shipping" in answers[1]["topics"] and "quality" in answers[0]["topics"]
 
 
+def test_typed_answers_repeat_what_the_posting_says_within_the_schema(
+    job_client: aiplatform_v1.JobServiceClient, bq_client: bigquery.Client, dataset: str, project: str
+) -> None:
+    """Offline answers to a typed schema look like answers (issue 21): numbers, enum values and short strings come
+    from the posting, bounds from the schema or the instruction, a min/max pair in order; same request, same answer."""
+    schema = {
+        "type": "OBJECT",
+        "properties": {
+            "seniority": {"type": "STRING", "enum": ["junior", "mid", "senior"]},
+            "salary_min": {"type": "INTEGER", "minimum": 0},
+            "salary_max": {"type": "INTEGER", "minimum": 0},
+            "currency": {"type": "STRING"},
+            "city": {"type": "STRING"},
+            "skills": {"type": "ARRAY", "items": {"type": "STRING"}, "minItems": 1, "maxItems": 3},
+            "fit": {"type": "INTEGER"},
+        },
+        "required": ["seniority", "salary_min", "salary_max", "currency", "city", "skills", "fit"],
+    }
+    postings = [
+        "Senior data engineer in Berlin. Salary 70,000 - 90,000 EUR a year. Skills: Python, SQL, dbt, Airflow.",
+        "Junior analyst in Leeds, £28k-£32k. Skills: Excel and SQL.",
+        "Barista wanted.",
+    ]
+
+    def request(posting: str) -> dict[str, Any]:
+        return {
+            "systemInstruction": {"parts": [{"text": "Extract the fields. Give fit as a number from 1 to 10."}]},
+            "contents": [{"role": "user", "parts": [{"text": posting}]}],
+            "generationConfig": {"responseMimeType": "application/json", "responseSchema": schema},
+        }
+
+    uri = make_input(bq_client, dataset, [request(p) for p in [*postings, postings[2]]])
+    answers = [json.loads(answer_text(r)) for r in output_rows(bq_client, run_job(job_client, project, uri, dataset))]
+    for answer in answers:
+        jsonschema.validate(answer, openapi_to_jsonschema(schema))
+        assert answer["salary_min"] <= answer["salary_max"] and 1 <= answer["fit"] <= 10
+    berlin, leeds, barista, again = answers
+    assert berlin["seniority"] == "senior" and leeds["seniority"] == "junior"
+    assert [(a["salary_min"], a["salary_max"], a["currency"]) for a in (berlin, leeds)] == [
+        (70000, 90000, "EUR"),
+        (28000, 32000, "GBP"),
+    ]
+    assert (berlin["city"], leeds["city"]) == ("Berlin", "Leeds")
+    assert berlin["skills"] == ["Python", "SQL", "dbt"] and leeds["skills"] == ["Excel", "SQL"]
+    assert barista == again
+
+
 def test_tiny_max_output_tokens_truncates_with_max_tokens(
     job_client: aiplatform_v1.JobServiceClient, bq_client: bigquery.Client, dataset: str, project: str
 ) -> None:

@@ -5,6 +5,7 @@ transport, through the real dbt-bigquery, google-cloud-bigquery, google-cloud-st
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from google.cloud import aiplatform_v1, storage
@@ -73,3 +74,42 @@ def test_gcs_transport_gives_the_same_answers_and_marts_as_bigquery(
     cleaned = demo.gb("clean", "--select", "review_insights")
     assert f"dropped {folder}/" in cleaned.output
     assert [b.name for b in bucket.client.list_blobs(bucket.name)] == [young]
+
+
+def test_gcs_chunks_are_bounded_by_bytes_and_the_bucket_must_be_where_the_dataset_is(
+    demo: DemoProject, bucket: storage.Bucket, storage_client: storage.Client
+) -> None:
+    # A bucket created without a location is in the US multi-region, as on Cloud Storage: BigQuery could neither
+    # export the us-central1 dataset's requests there nor load the answers back, so nothing is exported or sent.
+    us_bucket = storage_client.create_bucket(f"t-{uuid.uuid4().hex[:12]}")
+    assert us_bucket.location == "US"
+    try:
+        meta = "'transport': 'gcs', 'gcs_prefix': 'gs://{}/runs', 'keep_job_tables': true"
+        demo.add_review_batch_model("by_bytes", "meta={" + meta.format(us_bucket.name) + "}")
+        refused = demo.gb("run", "--select", "+by_bytes", ok=False)
+        assert f"the bucket gs://{us_bucket.name} (gcs_prefix) is in US but the model's dataset" in refused.output
+        why = "is in us-central1; BigQuery exports to and loads from a bucket only in the dataset's location"
+        assert why in refused.output
+        assert list(storage_client.list_blobs(us_bucket.name)) == []
+        assert [t.table_id for t in demo.bq.list_tables(demo.dataset) if "__batch_" in t.table_id] == []
+    finally:
+        us_bucket.delete()
+
+    # In the dataset's region, with max_input_bytes_per_job about a third of the requests' JSONL: at least three jobs,
+    # none of whose input files add up to more than the limit, and every request answered once.
+    lines = "byte_length(to_json_string(parse_json(request))) + 100"
+    total, requests = demo.rows(
+        f"select sum({lines}) as b, count(distinct request_hash) as n from `{{ds}}.by_bytes__requests`"
+    )[0].values()
+    limit = total // 3
+    meta += f", 'max_input_bytes_per_job': {limit}"
+    demo.add_review_batch_model("by_bytes", "meta={" + meta.format(bucket.name) + "}")
+    demo.gb("run", "--select", "by_bytes")
+    jobs = demo.ledger()
+    assert len(jobs) >= 3 and all(j["state"] == "JOB_STATE_SUCCEEDED" for j in jobs)
+    assert sum(j["request_count"] for j in jobs) == requests
+    for job in jobs:
+        folder = f"runs/{job['input_table'].rsplit('.', 1)[-1]}/input/"
+        written = [b.size for b in storage_client.list_blobs(bucket.name, prefix=folder)]
+        assert written and sum(written) <= limit
+    assert demo.scalar("select count(*) from `{ds}.by_bytes__responses` where status = ''") == requests

@@ -222,9 +222,9 @@ def test_a_stopped_local_stack_is_one_sentence(tmp_path: Path, bq_client: bigque
         assert result.returncode == 1, result.output
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert lines == [
-            f"gemini_batch: ERROR nothing answers at http://127.0.0.1:{port}: the local stack is not running. "
-            "Start it with `dbt-gemini-batch local up` and run the `export` lines it prints, then run the command "
-            "again."
+            f"gemini_batch: ERROR nothing answers at http://127.0.0.1:{port} (BigQuery): the local stack is not "
+            "running; start it with `dbt-gemini-batch local up`, run the `export` lines it prints, then run the "
+            "command again."
         ], result.output
 
 

@@ -34,6 +34,27 @@ def test_add_and_drop_column_change_the_schema_tables_get_reports(bq_client: big
     assert columns(bq_client, table) == [("request_hash", "STRING", "the hash"), ("judged_at", "TIMESTAMP", None)]
 
 
+def test_columns_added_by_a_script_are_seen_by_tables_get_and_by_views(
+    bq_client: bigquery.Client, dataset: str
+) -> None:
+    """The package's on-run-start sends CREATE TABLE IF NOT EXISTS + ALTERs as one script; BigQuery applies each
+    statement to the schema, so a view selecting * from the table sees the added column in the same build (an
+    upgraded project's first build failed on `missing_count` before)."""
+    table = f"{dataset}.ledger"
+    bq_client.query(f"create table `{table}` (job_name string)").result()
+    bq_client.query(
+        f"create table if not exists `{table}` (job_name string, missing_count int64);\n"
+        f"alter table `{table}` add column if not exists missing_count int64;\n"
+        f"alter table `{table}` set options (expiration_timestamp = null)"
+    ).result()
+    assert [name for name, _, _ in columns(bq_client, table)] == ["job_name", "missing_count"]
+    bq_client.query(
+        f"create view `{dataset}.history` as with jobs as (select * from `{table}`) "
+        "select job_name, coalesce(missing_count, 0) as missing from jobs"
+    ).result()
+    assert list(bq_client.query(f"select * from `{dataset}.history`").result()) == []
+
+
 def test_a_view_gets_its_schema_without_being_run(bq_client: bigquery.Client, dataset: str) -> None:
     bq_client.query(f"create table `{dataset}.t` as select 1 as id, 'a' as label").result()
     # ERROR() raises when a row is computed (BigQuery and DuckDB alike): creating the view must not compute one

@@ -188,6 +188,23 @@ def test_row_checks_agree_with_vertex(project: DemoProject) -> None:
     assert project.scalar("select count(*) from `{ds}.vertex_rules__requests`") == 4
 
 
+def test_a_request_larger_than_gemini_accepts_is_refused_naming_the_row(project: DemoProject) -> None:
+    # 20,000,100 bytes of prompt: over Gemini's 20 MB per request (read as 20,000,000 bytes); the 21 MB request
+    # issue 16 saw was built and submitted, and would have failed at Vertex after the job was paid for.
+    big = 'concat(\'{"contents": [{"role": "user", "parts": [{"text": "\', repeat(\'a\', 20000100), \'"}]}]}\')'
+    select = (
+        'select 1 as k, \'{"contents": [{"role": "user", "parts": [{"text": "small"}]}]}\' as request\n'
+        f"union all\nselect 2 as k, {big} as request"
+    )
+    project.add_model("mat/too_large.sql", batch_model("too_large", select))
+    result = project.dbt("run", "--select", "too_large", ok=False)
+    refused = "1 row(s) have a request that Vertex would reject; nothing was submitted"
+    assert refused in result.output, result.output[-3000:]
+    assert "k=2: request is 20000157 bytes, more than the 20000000 bytes (20 MB) Gemini" in result.output
+    assert "Cloud Storage" in result.output
+    assert not {t for t in table_names(project) if t.startswith("too_large")}
+
+
 def test_an_array_request_column_is_refused_by_name(project: DemoProject) -> None:
     project.add_model(
         "mat/array_request.sql",

@@ -5,6 +5,7 @@ Each test builds the demo project (reviews -> review_insights batch model -> par
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,6 +173,53 @@ def test_failed_rows_are_visible_then_retried_and_successes_win(
     assert demo.scalar("select countif(classification_status != 'classified') from `{ds}.int_reviews__classified`") == 0
 
 
+def test_dead_letters_are_never_silent(demo: DemoProject, local_stack: StackInfo, faults: None) -> None:
+    """Rows given up after max_attempts fail answer_rate(max_given_up) (or warn at severity warn), and the run
+    summary, `status` and a plain dbt run say how many there are; no_pending does not count them (never sent)."""
+    # JSON answers: bqemulator cannot aggregate over SAFE.PARSE_JSON of plain text (test_typed_answers' known gap)
+    demo.add_review_batch_model("dead_letters", "meta={'max_attempts': 1, 'output_schema': 'sentiment STRING'}")
+    tests = {
+        "version": 2,
+        "models": [{
+            "name": "dead_letters",
+            "data_tests": [
+                {"gemini_batch.answer_rate": {
+                    "arguments": {"min_answered": 0, "max_given_up": 0.1}, "name": "dead_letters_strict"}},
+                {"gemini_batch.answer_rate": {
+                    "arguments": {"min_answered": 0, "max_given_up": 0.1}, "config": {"severity": "warn"},
+                    "name": "dead_letters_warn"}},
+                {"gemini_batch.answer_rate": {"arguments": {"min_answered": 0}, "name": "dead_letters_unchecked"}},
+                {"gemini_batch.no_pending": {"name": "dead_letters_not_pending"}},
+            ],
+        }],
+    }  # fmt: skip
+    (demo.root / "models" / "demo" / "batch" / "_dead_letters.yml").write_text(json.dumps(tests))
+    demo.dbt("run", "--select", "stg_shop__reviews")
+    set_emulator_config(local_stack.vertex_endpoint, {"row_failure_rate": 0.3})
+    ran = demo.gb("run", "--select", "dead_letters", ok=False)  # max_error_ratio may fail it: the rows are kept
+    given_up = int(demo.scalar("select count(distinct request_hash) from `{ds}.dead_letters` where given_up"))
+    assert given_up > 0
+    assert f"WARNING dead_letters: {given_up} request(s) given up after max_attempts" in ran.output
+
+    status = demo.gb("status", "--select", "dead_letters")
+    assert f"{given_up} given up after max_attempts" in status.output
+    assert f"  {given_up} dead letter(s): " in status.output
+
+    plain = demo.dbt("run", "--select", "dead_letters")
+    assert f"dead_letters: {given_up} request(s) given up after max_attempts (dead letters" in plain.output
+
+    tested = demo.dbt("test", "--select", "dead_letters", ok=False)
+    results = {
+        r["unique_id"].split(".")[2]: r["status"]
+        for r in json.loads((demo.root / "target" / "run_results.json").read_text())["results"]
+    }
+    assert tested.returncode == 1
+    assert results["dead_letters_warn"] == "warn"
+    assert results["dead_letters_unchecked"] == "pass"
+    assert results["dead_letters_not_pending"] == "pass"  # dead letters are never sent again: not pending
+    assert results["dead_letters_strict"] == "fail"
+
+
 def test_bad_input_is_stopped_before_anything_is_submitted(demo: DemoProject) -> None:
     demo.add_model(
         "demo/batch/bad_prompts.sql",
@@ -205,6 +253,19 @@ def test_failed_job_fails_the_command_and_keeps_rows_pending(
     assert [j["state"] for j in demo.ledger()] == ["JOB_STATE_FAILED"]
     pending = demo.scalar("select countif(classification_status = 'pending') from `{ds}.int_reviews__classified`")
     assert pending == demo.scalar("select count(*) from `{ds}.stg_shop__reviews`")
+
+    # The FAILED job's requests (a NULL status in the cache) are pending everywhere, by the submit step's rule.
+    prompts = distinct_prompts(demo)
+    demo.gb("plan", "--select", "review_insights")
+    [planned] = json.loads((demo.root / "target" / "gemini_batch_plan.json").read_text())["models"]
+    assert (planned["to_send"], planned["new"], planned["answered"]) == (prompts, prompts, 0)
+    status = demo.gb("status", "--select", "review_insights")
+    assert f"review_insights: {prompts} pending (not sent yet)" in status.output
+    demo.add_review_model_meta("'on_pending': 'error'")
+    plain = demo.dbt("build", "--select", "review_insights", ok=False)
+    assert plain.returncode != 0
+    assert f"{prompts} request(s) not answered yet" in plain.output
+    assert "(on_pending: error)" in plain.output
 
     set_emulator_config(local_stack.vertex_endpoint, {"fail_jobs": False})
     demo.gb("build", "--select", "+tag:demo")

@@ -45,7 +45,7 @@ def test_summary_names_given_up_and_running_work() -> None:
 
 def test_ledger_columns_match_the_dbt_ddl() -> None:
     ddl = (REPO / "macros/ledger/create_ledger_table.sql").read_text()
-    declared = re.findall(r"^\s+(\w+) (string|int64|timestamp),?$", ddl, flags=re.MULTILINE)
+    declared = re.findall(r"^\s+\('(\w+)', '(string|int64|timestamp)'\),$", ddl, flags=re.MULTILINE)
     assert [(name, kind.upper()) for name, kind in declared] == list(COLUMNS.items())
     # every ledger column the hook writes is a field of LedgerEntry
     assert set(COLUMNS) == set(LedgerEntry.__dataclass_fields__)

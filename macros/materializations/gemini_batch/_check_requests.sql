@@ -97,6 +97,12 @@
     case
         when {{ request_text }} is null
             then 'request is NULL (is the prompt or a file URI NULL?)'
+        when byte_length({{ request_text }}) > {{ gemini_batch._max_request_bytes() }}
+            then concat(
+                'request is ', cast(byte_length({{ request_text }}) as string), ' bytes, more than the ',
+                '{{ gemini_batch._max_request_bytes() }} bytes (20 MB) Gemini accepts in one request: put large ',
+                'files in Cloud Storage and reference them with fileData, or shorten the prompt'
+            )
         when {{ parsed }} is null
             then 'request is not valid JSON'
         when json_query({{ parsed }}, '$.contents') is null
@@ -139,6 +145,13 @@
             then '`systemInstruction` is not a Content object (write {"parts": [{"text": "..."}]}, not a bare string)'
     end
 {% endmacro %}
+
+{#- The largest request Vertex is sent, in bytes of its JSON text: Gemini's total request size limit is 20 MB
+    (Gemini API batch: "inline requests up to 20 MB"; Vertex AI's Gemini pages: inline data counts toward a 20 MB
+    request, larger files go through Cloud Storage). Read as 20,000,000 bytes, the stricter of 20 MB and 20 MiB
+    (20,971,520, the limit Google's API errors name), so a row that passes here is accepted under either reading.
+    BigQuery's own limit on a row (100 MB) is larger. A larger request would fail at Vertex after the job was paid. -#}
+{% macro _max_request_bytes() %}20000000{% endmacro %}
 
 {#- JSON_QUERY_ARRAY of a path in JSON text, NULL unless the value there is a list. BigQuery returns NULL for a
     non-list anyway; bqemulator (DuckDB) raises, and it evaluates every CASE branch, so the guard is needed there. -#}

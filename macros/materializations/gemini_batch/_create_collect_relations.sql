@@ -30,7 +30,7 @@
 
 {#- The columns of m__collected, as the hook writes them (gemini_batch/batch/collect.py, COLLECTED_COLUMNS). -#}
 {% macro _collected_columns() %}
-    {{- return('request_hash string, request string, response json, status string, processed_time timestamp, matches bool') -}}
+    {{- return('request_hash string, request string, response json, status string, processed_time timestamp, matches bool, raw_key string') -}}
 {% endmacro %}
 
 {% macro _collected_relation(model_relation) %}

@@ -91,13 +91,37 @@ class Flights:
             self.ctx.progress.say(
                 f"{node.name}: {len(open_jobs)} job(s) from an earlier run not collected yet, resuming"
             )
-        for entry in open_jobs:
-            if entry.state == SUBMITTING:
-                submit_step.recover_submitting(self.ctx, settings, entry)
-            if entry.job_name:
-                flight.in_flight.append(entry)
+        if any(entry.state == SUBMITTING for entry in open_jobs):
+            try:
+                open_jobs = self._recover(flight, open_jobs)
+            except lease.LeaseLost as exc:
+                self._lost(flight, exc)
+                return flight
+        flight.in_flight.extend(entry for entry in open_jobs if entry.job_name and not entry.is_collected)
         self.pump()
         return flight
+
+    def _recover(self, flight: ModelFlight, open_jobs: list[LedgerEntry]) -> list[LedgerEntry]:
+        """Resolve the SUBMITTING rows under the submit lease (item: recovery never runs outside it). Each row is read
+        again once the lease is ours: the run that wrote it may have finished its create meanwhile."""
+        resolved = []
+        with lease.held(self.ctx, flight.node, lease.SUBMIT) as held:
+            for entry in open_jobs:
+                if entry.state == SUBMITTING:
+                    entry = self.ctx.ledger.current(entry) or entry
+                if entry.state == SUBMITTING:
+                    submit_step.recover_submitting(self.ctx, flight.settings, entry, held)
+                resolved.append(entry)
+        return resolved
+
+    def _lost(self, flight: ModelFlight, exc: lease.LeaseLost) -> None:
+        """This run lost the model's lease: stop submitting and merging for it; its jobs stay in the ledger for the
+        run holding the lease (or the next one)."""
+        flight.stopped = True
+        flight.plan = None
+        flight.in_flight.clear()
+        flight.outcome.errors.append(str(exc))
+        self.ctx.progress.say(f"ERROR {exc}")
 
     def in_flight(self) -> int:
         return sum(len(f.in_flight) for f in self.models.values())
@@ -111,6 +135,8 @@ class Flights:
                 needs_plan = not flight.planned and not flight.in_flight
                 if needs_plan or (flight.plan and flight.plan.queued and self._room(flight)):
                     self._submit_exclusively(flight, needs_plan)
+            except lease.LeaseLost as exc:
+                self._lost(flight, exc)
             except BatchError as exc:
                 flight.stopped = True
                 flight.outcome.errors.append(str(exc))
@@ -126,7 +152,7 @@ class Flights:
         processes and machines. Under the lease, jobs of this cache that another run has in flight are adopted instead
         of sending their rows again (their hashes are not answered yet, so a pending count would include them), and
         this run's own queue is planned again once they are merged."""
-        with lease.held(self.ctx, flight.node, lease.SUBMIT):
+        with lease.held(self.ctx, flight.node, lease.SUBMIT) as held:
             own = {entry.input_table for entry in flight.in_flight}
             others = [
                 entry
@@ -147,7 +173,9 @@ class Flights:
                 flight.planned = True
                 flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
             while flight.plan and flight.plan.queued and self._room(flight):
-                entry = submit_step.submit_chunk(self.ctx, flight.node, flight.settings, flight.plan, flight.outcome)
+                entry = submit_step.submit_chunk(
+                    self.ctx, flight.node, flight.settings, flight.plan, flight.outcome, held
+                )
                 flight.in_flight.append(entry)
 
     # -- waiting -----------------------------------------------------------------------------------------------
@@ -161,6 +189,9 @@ class Flights:
                     flight.in_flight.remove(entry)
                     try:
                         collect_step.collect(self.ctx, flight.node, flight.settings, entry, job, flight.outcome)
+                    except lease.LeaseLost as exc:
+                        self._lost(flight, exc)
+                        break
                     except BatchError as exc:
                         flight.outcome.errors.append(str(exc))
         self.pump()

@@ -6,13 +6,17 @@ from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.settings import BatchSettings
 
-# A hash is pending when it has no response row, or a failed one with attempts left. Shared with submit.py's staging
-# query so that the count and the rows sent can never disagree.
-# A row with a NULL status is pending too: collect.record_failed_job counts a failed job there before any answer.
-PENDING_CONDITION = (
-    "(responses.request_hash is null or responses.status is null"
-    " or (responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts))"
-)
+# The pending rule, in parts that every count shares (plan, submit, the estimate, status, the run summary) and that
+# macros/materializations/gemini_batch/_pending_condition.sql writes the same for dbt (on_pending; a unit test checks
+# they agree), so that what is counted and what is sent can never disagree.
+# Never answered: no response row (new, or in a job not collected yet), or a row with a NULL status, which
+# collect.record_failed_job leaves for each request of a FAILED job that stays below max_failed_jobs.
+NEVER_ANSWERED_CONDITION = "(responses.request_hash is null or responses.status is null)"
+# Failed row by row (or given an 'unusable answer' status), with attempts left: sent again.
+RETRY_CONDITION = "(responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts)"
+# Failed max_attempts times (or in max_failed_jobs failed jobs): a dead letter, never sent again.
+EXHAUSTED_CONDITION = "(responses.status != '' and coalesce(responses.attempts, 0) >= @max_attempts)"
+PENDING_CONDITION = f"({NEVER_ANSWERED_CONDITION} or {RETRY_CONDITION})"
 
 
 def pending_from(node: BatchNode) -> str:
@@ -31,8 +35,7 @@ def pending_counts(ctx: BatchContext, node: BatchNode, settings: BatchSettings) 
         f"""
         select
             count(distinct if({PENDING_CONDITION}, requests.request_hash, null)) as pending,
-            count(distinct if(responses.status != '' and coalesce(responses.attempts, 0) >= @max_attempts,
-                requests.request_hash, null)) as exhausted
+            count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as exhausted
         from `{node.requests_table}` as requests
         left join `{node.responses_table}` as responses
             on requests.request_hash = responses.request_hash

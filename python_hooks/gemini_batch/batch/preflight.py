@@ -64,6 +64,39 @@ def check_location(ctx: BatchContext, node: BatchNode, settings: BatchSettings) 
     return location
 
 
+def check_bucket_location(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> None:
+    """transport gcs: the gcs_prefix bucket exists and is in the model's dataset's location; raises BatchError.
+
+    BigQuery exports to, and loads from, a bucket only in the dataset's location ("Location considerations",
+    cloud.google.com/bigquery/docs/exporting-data and loading-data-cloud-storage: a regional dataset needs a bucket in
+    the same region). Checked before the chunk's table is exported; without it the export fails after the staging,
+    or the load fails after the job was paid for. One metadata read (storage.buckets.get).
+    """
+    if settings.transport != "gcs" or not settings.gcs_prefix:
+        return
+    name, _ = gcs.split_uri(settings.gcs_prefix)
+    dataset_location = (ctx.bq.get_dataset(node.dataset).location or "").lower()
+    try:
+        bucket = ctx.storage().get_bucket(name, timeout=BQ_REQUEST_SECONDS)
+    except gexc.NotFound as exc:
+        raise BatchError(
+            f"{node.name}: the bucket of gcs_prefix, gs://{name}, does not exist: create it in {dataset_location} "
+            "(the model's dataset's location) or point gcs_prefix at a bucket there"
+        ) from exc
+    except gexc.Forbidden as exc:
+        raise BatchError(
+            f"{node.name}: cannot read the metadata of gs://{name} to check its location ({exc.code}): give the "
+            "account running dbt storage.buckets.get on the bucket (e.g. roles/storage.legacyBucketReader)"
+        ) from exc
+    bucket_location = (bucket.location or "").lower()
+    if bucket_location != dataset_location:
+        raise BatchError(
+            f"{node.name}: the bucket gs://{name} (gcs_prefix) is in {bucket_location.upper() or 'an unknown location'}"
+            f" but the model's dataset {node.dataset} is in {dataset_location}; BigQuery exports to and loads from "
+            f"a bucket only in the dataset's location: use a bucket in {dataset_location} for gcs_prefix"
+        )
+
+
 def file_uris_sql(pending_table: str, mode: str) -> str:
     """The distinct gs:// fileData URIs of the rows to send (`pending_table`, submit.write_pending's); with `sample`
     at most FILE_URI_SAMPLE of them, spread over the URIs by fingerprint rather than the first ones in storage order.

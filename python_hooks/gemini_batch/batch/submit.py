@@ -27,8 +27,9 @@ from gemini_batch.batch.common import (
     transient_retry,
 )
 from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.lease import Lease, prove
 from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts, pending_from
-from gemini_batch.batch.preflight import check_file_uris, check_location
+from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
@@ -43,6 +44,7 @@ LIST_RETRY_SECONDS = 120.0
 # batch-prediction-gemini), so 5 days; collect drops it anyway once the answers are merged.
 INPUT_TABLE_DAYS = 5
 INPUT_LABEL = "gemini_batch_input"
+LEASE_LABEL = "gemini_batch_lease"  # the generation of the submit lease held when the job was created (batch/lease.py)
 
 
 def _expiring(days: int) -> str:
@@ -80,6 +82,11 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
     return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
 
 
+# Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
+# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus the
+# `{"request_hash": "<64 hex>", "request": }` around it and the newline.
+LINE_BYTES_SQL = "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + 100"
+
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
 BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
@@ -101,17 +108,23 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
+    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
+    by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
     # the rows it wrote again, so rows added meanwhile cannot make a job over the limit.)
-    sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 else None
+    sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
+        # the JSONL bytes of each request only when they bound the chunk: reading `request` bills its whole column
+        line_bytes = f"any_value({LINE_BYTES_SQL})" if by_bytes else "0"
         rows = ctx.sql(
             f"""
-            select bucket, count(*) as n
+            select bucket, count(*) as n, sum(line_bytes) as line_bytes
             from (
-                select distinct requests.request_hash, {BUCKET_SQL} as bucket
+                select requests.request_hash, {BUCKET_SQL} as bucket, {line_bytes} as line_bytes
                 {pending_from(node)}
+                group by requests.request_hash, bucket
             )
             group by bucket
             """,
@@ -120,9 +133,19 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
             max_attempts=settings.max_attempts,
         )
         sizes = {int(r["bucket"]): int(r["n"]) for r in rows if int(r["n"])}
-        if max(sizes.values(), default=0) > settings.max_requests_per_job:
-            sizes = None
-            n_buckets += max(1, n_buckets // 4)  # an unlucky split: re-bucket with more, smaller buckets
+        byte_sizes = [int(r["line_bytes"] or 0) for r in rows]
+        too_many_bytes = max(byte_sizes, default=0) > settings.max_input_bytes_per_job
+        if max(sizes.values(), default=0) > settings.max_requests_per_job or too_many_bytes:
+            grown = n_buckets + max(1, n_buckets // 4)  # an unlucky split: re-bucket with more, smaller buckets
+            if too_many_bytes:
+                if n_buckets >= pending:  # one request per bucket and still too large: no split can help
+                    raise BatchError(
+                        f"{node.name}: a request is larger than max_input_bytes_per_job="
+                        f"{settings.max_input_bytes_per_job} bytes of Cloud Storage input on its own; raise "
+                        "max_input_bytes_per_job (at most 1 GB, Vertex's limit) or use transport: bigquery"
+                    )
+                grown = max(grown, bucket_count(sum(byte_sizes), settings.max_input_bytes_per_job))
+            sizes, n_buckets = None, min(grown, pending)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     plan = ChunkPlan(
         prefix=f"{node.dataset}.{node.alias}__batch_{stamp}_{uuid.uuid4().hex[:6]}",
@@ -130,7 +153,6 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         sizes=sizes,
         queued=sorted(sizes),
     )
-    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     write_pending(ctx, node, settings, plan)
     try:
         check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist
@@ -164,9 +186,17 @@ def write_pending(ctx: BatchContext, node: BatchNode, settings: BatchSettings, p
 
 
 def submit_chunk(
-    ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ChunkPlan, outcome: NodeOutcome
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    plan: ChunkPlan,
+    outcome: NodeOutcome,
+    held: Lease | None = None,
 ) -> LedgerEntry:
-    """Write the next queued bucket's input table (once, straight from the pending rows) and create its job."""
+    """Write the next queued bucket's input table (once, straight from the pending rows) and create its job, holding
+    the submit lease `held` (proved before anything is written)."""
+    if held is not None:
+        prove(ctx, held, "writing a job's input table")
     bucket = plan.queued.pop(0)
     input_table = f"{plan.prefix}_{bucket:03d}"
     # The bucket is a constant in the SQL text, not a parameter: only a constant filter on the clustering column
@@ -198,8 +228,18 @@ def submit_chunk(
         )
     if settings.transport == "gcs" and settings.gcs_prefix:
         # the same rows as JSONL in Cloud Storage, written by BigQuery; the table stays as the record of what was sent
-        gcs.export_requests(ctx, node, input_table, gcs.input_uri(settings.gcs_prefix, input_table))
-    entry = create_job(ctx, node, settings, input_table, count)
+        uri = gcs.input_uri(settings.gcs_prefix, input_table)
+        gcs.export_requests(ctx, node, input_table, uri)
+        written = gcs.input_bytes(ctx, uri)
+        if written > settings.max_input_bytes_per_job:  # the plan's estimate was short: never send it
+            gcs.delete_under(ctx, gcs.input_prefix(uri))
+            ctx.bq.delete_table(input_table, not_found_ok=True)
+            raise BatchError(
+                f"{node.name}: chunk {input_table} exported {written} bytes of JSONL, more than "
+                f"max_input_bytes_per_job={settings.max_input_bytes_per_job} (Vertex takes at most 1 GB of Cloud "
+                "Storage input per job); nothing was submitted: lower max_input_bytes_per_job and run again"
+            )
+    entry = create_job(ctx, node, settings, input_table, count, held)
     outcome.jobs.append(entry.job_name or "")
     outcome.submitted_requests += count
     return entry
@@ -232,6 +272,7 @@ def job_body(
             "dbt_node": label_value(node.name),
             "dbt_invocation": label_value(ctx.invocation_id),
             INPUT_LABEL: input_label(entry.input_table),
+            **({LEASE_LABEL: entry.lease_token} if entry.lease_token else {}),
         },
     )
 
@@ -246,7 +287,12 @@ def input_label(input_table: str) -> str:
 
 
 def create_job(
-    ctx: BatchContext, node: BatchNode, settings: BatchSettings, input_table: str, count: int
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    input_table: str,
+    count: int,
+    held: Lease | None = None,
 ) -> LedgerEntry:
     location = ctx.location(settings)
     entry = LedgerEntry(
@@ -260,6 +306,7 @@ def create_job(
         output_table=f"{input_table}_out",
         request_count=count,
         invocation_id=ctx.invocation_id,
+        lease_token=held.token if held is not None else None,
     )
     # The ledger row comes first: if we die after Vertex accepted the job, the next run finds it by label.
     ctx.ledger.insert(entry)
@@ -268,6 +315,8 @@ def create_job(
     client = ctx.jobs(settings)
 
     def create_or_find() -> aiplatform_v1.BatchPredictionJob:
+        if held is not None:
+            prove(ctx, held, "creating a batch job")  # every attempt: a retry may come after a long pause
         try:
             return client.create_batch_prediction_job(parent=parent, batch_prediction_job=body, timeout=120)
         except TRANSIENT as exc:
@@ -328,13 +377,20 @@ def find_by_input_label(
         ) from exc
 
 
-def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry) -> None:
-    """A ledger row without a job: the previous run died around create. Adopt the job if Vertex has it."""
+def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry, held: Lease) -> None:
+    """A ledger row without a job: the previous run died around create. Adopt the job if Vertex has it.
+
+    Only under the submit lease (`held`): a row still SUBMITTING may belong to a live run retrying its create inside
+    the lease; once we hold it, that run has finished or lost it. Its input table is dropped only after proving it.
+    """
     parent = f"projects/{entry.vertex_project}/locations/{entry.vertex_location}"
     found = find_by_input_label(ctx.jobs(settings), parent, entry)
     if found is not None:
+        entry.lease_token = held.token
         ctx.ledger.update(entry, job_name=found.name, state=found.state.name)
         return
+    prove(ctx, held, "dropping an unsubmitted job's input table")
     # Never created: forget the row; its requests are still pending and get submitted afresh.
+    entry.lease_token = held.token
     ctx.ledger.update(entry, state="NOT_SUBMITTED", collected_at=dt.datetime.now(dt.UTC))
     ctx.bq.delete_table(entry.input_table, not_found_ok=True)

@@ -19,6 +19,9 @@
    BigQuery never runs a view to create it (a view whose rows would raise is created, as on BigQuery).
 8. `ALTER TABLE ... ADD COLUMN` / `DROP COLUMN` change the DuckDB table but not bqemulator's table metadata; BigQuery
    updates the schema (gemini_batch.local.bqemulator_alter_columns).
+9. bqemulator ignores `If-Match` on tables.patch; BigQuery answers 412 to a stale etag, which the hook's lease relies on
+   (gemini_batch.local.bqemulator_if_match).
+10. Tests and the soak lose answers on purpose (gemini_batch.local.bigquery_faults, POST /_local/faults).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -100,7 +103,13 @@ def main(argv: list[str] | None = None) -> None:
     permit_wildcard_upload_content_type()
     introspect_schemas_without_running()
     set_default_dataset_location(args.location)
-    bigquery_gate.install()
+    from gemini_batch.local import bqemulator_if_match  # 412 on a stale If-Match
+
+    bqemulator_if_match.install()
+    from gemini_batch.local import bigquery_faults  # injected lost answers
+
+    bigquery_faults.install()
+    bigquery_gate.install()  # last: the gate wraps the two above
 
     from bqemulator.config import LogLevel, PersistenceMode, Settings
     from bqemulator.server import run_forever

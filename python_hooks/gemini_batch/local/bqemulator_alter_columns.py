@@ -55,13 +55,20 @@ def sync_altered_columns(bq_sql: str, project_id: str, ctx: Any) -> None:
 
 
 def install() -> None:
-    """Run the sync after every statement of bqemulator's single-SQL path, next to its own CREATE/DROP syncs."""
+    """Run the sync after every statement, next to bqemulator's own CREATE/DROP syncs: on the single-SQL path and on
+    each statement of a multi-statement script (the package's on-run-start sends its CREATE and ALTERs as one
+    script; the scripting interpreter imports the sync functions itself, so both modules are patched)."""
     from bqemulator.jobs import executor
+    from bqemulator.scripting import interpreter
 
-    original = executor.sync_dropped_object
+    modules: tuple[Any, ...] = (executor, interpreter)
+    for module in modules:
+        module.sync_dropped_object = _then_columns(module.sync_dropped_object)
 
+
+def _then_columns(original: Any) -> Any:
     def sync_dropped_object_then_columns(bq_sql: str, project_id: str, ctx: Any) -> None:
         original(bq_sql, project_id, ctx)
         sync_altered_columns(bq_sql, project_id, ctx)
 
-    executor.sync_dropped_object = sync_dropped_object_then_columns
+    return sync_dropped_object_then_columns

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gemini_batch.local import iam
+
 DEFAULT_DATA_DIR = Path(".gemini_batch_local")
 STATE_FILE = "stack.json"
 # What the `[local]` extra of pyproject.toml installs (module names), needed by the local BigQuery only.
@@ -83,6 +85,7 @@ class StackInfo:
     pids: dict[str, int] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     bigquery_data_dir: str | None = None  # where tables persist (`up --persist`); None: in memory, gone on `down`
+    iam_file: str = ""  # permissions the local services deny (gemini_batch.local.iam); "" before it existed
 
     def env(self) -> dict[str, str]:
         """Environment variables that point dbt (profiles.example.yml) and the hook at this stack."""
@@ -145,7 +148,7 @@ class LocalStack:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, iam.ENV_IAM_FILE: str(self.data_dir / iam.IAM_FILE), **(env or {})},
             start_new_session=True,  # own process group: `down` kills the whole tree
         )
 
@@ -199,6 +202,7 @@ class LocalStack:
             pids={name: p.pid for name, p in procs.items()},
             logs={name: str(self.data_dir / f"{name}.log") for name in procs},
             bigquery_data_dir=bigquery_data_dir,
+            iam_file=str(self.data_dir / iam.IAM_FILE),
         )
         self._write_state(info)
         checks = {"bigquery": f"{bq_url}/readyz", "vertex": f"{vertex_url}/healthz", "storage": f"{storage_url}/"}

@@ -7,6 +7,10 @@ uploaded through its API (it keeps their metadata in memory and in `.meta`). So 
 files of the bucket's folder it has no metadata for: each becomes an object with its size and checksums, as if
 uploaded. Nothing else changes; deleting an adopted object deletes its file.
 
+Two more things Cloud Storage does that gcp-storage-emulator does not: a bucket keeps the location it was created in
+(Google upper-cases it, e.g. `US-CENTRAL1`; without one a bucket is in the `US` multi-region), which BigQuery exports
+and loads must match; and buckets.testIamPermissions answers from the stack's IAM file (gemini_batch.local.iam).
+
 Usage: python -m gemini_batch.local.storage_server --data-dir DIR start --host 127.0.0.1 --port 9023 --quiet
 (the arguments of `python -m gcp_storage_emulator`).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +59,55 @@ def adopt_files(storage: Any, bucket_name: str, base_url: str) -> list[str]:
     return adopted
 
 
+# Cloud Storage's multi-regions (cloud.google.com/storage/docs/locations); anything else named is a region here.
+MULTI_REGIONS = {"US", "EU", "ASIA"}
+DEFAULT_LOCATION = "US"
+
+
+def _with_location(bucket: dict[str, Any], requested: Any) -> dict[str, Any]:
+    location = str(requested or DEFAULT_LOCATION).upper()
+    bucket["location"] = location
+    bucket["locationType"] = "multi-region" if location in MULTI_REGIONS else "region"
+    return bucket
+
+
+def install_bucket_location_and_iam() -> None:
+    """buckets.insert keeps the requested location; buckets.testIamPermissions answers from the stack's IAM file.
+
+    The server's route table reads these module attributes when the server is created, so they are set before."""
+    from gcp_storage_emulator.handlers import buckets
+
+    from gemini_batch.local import iam
+
+    insert = buckets.insert
+
+    def insert_with_location(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any) -> Any:
+        result = insert(request, response, storage, *args, **kwargs)
+        data = request.data or {}
+        bucket = storage.buckets.get(data.get("name") or "")
+        if bucket is not None and response.status == HTTPStatus.OK:  # created now (an existing name is a 409)
+            storage.create_bucket(data["name"], _with_location(bucket, data.get("location")))
+            response.json(bucket)
+        return result
+
+    def test_iam_permissions(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any) -> None:
+        name = request.params.get("bucket_name")
+        if not name or name not in storage.buckets:
+            response.status = HTTPStatus.NOT_FOUND
+            return
+        asked = request.query.get("permissions") or []
+        response.json({"kind": "storage#testIamPermissionsResponse", "permissions": iam.granted(asked, name)})
+
+    buckets.insert = insert_with_location
+    buckets.test_iam_permissions = test_iam_permissions
+
+
 def install(base_url: str) -> None:
     from gcp_storage_emulator.storage import Storage
 
     if getattr(Storage, "_gemini_batch_adopts_files", False):
         return
+    install_bucket_location_and_iam()
     get_file_list = Storage.get_file_list
     get_file_obj = Storage.get_file_obj
 

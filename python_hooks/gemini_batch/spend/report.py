@@ -23,7 +23,8 @@ from gemini_batch.spend.estimate import ModelPlan
 RESULTS_FILE = "gemini_batch_results.json"
 COLUMNS = (
     ("model", "model"), ("requests", "rows"), ("cached", "cached"), ("sent", "sent"), ("answered", "answered"),
-    ("failed", "failed"), ("retried", "retried"), ("given_up", "given up"), ("jobs", "jobs"),
+    ("failed", "failed"), ("retried", "retried"), ("given_up", "given up"), ("pending", "pending"),
+    ("jobs", "jobs"),
     ("tokens_in", "tok in"), ("tokens_out", "tok out"), ("tokens_thinking", "tok think"),
     ("tokens_cached", "tok cached"), ("estimated_cost_usd", "cost $"), ("wall_seconds", "wall s"),
 )  # fmt: skip
@@ -72,6 +73,8 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
     pending, row["given_up"] = (
         pending_counts(ctx, node, settings) if ctx.table_exists(node.responses_table) else (None, 0)
     )
+    # still to send after this run (never answered, left by a FAILED job, or failed with attempts left): plan's rule
+    row["pending"] = pending
     plan = _plans.get((ctx.invocation_id, node.name))
     if plan:
         row["cached"] = plan.answered
@@ -134,6 +137,13 @@ def report(ctx: BatchContext, models: list[tuple[BatchNode, BatchSettings]], tar
     if rows:
         cells = [[_cell(row.get(key)) for key, _ in COLUMNS] for row in rows]
         ctx.progress.table("run summary", [title for _, title in COLUMNS], cells, format_table(rows))
+        for row in rows:
+            if row.get("given_up"):  # dead letters are never silent
+                ctx.progress.say(
+                    f"WARNING {row['model']}: {row['given_up']} request(s) given up after max_attempts (dead "
+                    f"letters: no usable answer, never sent again); `dbt-gemini-batch status --failed --select "
+                    f"{row['model']}` lists them"
+                )
         path = write_results(target_dir, ctx.invocation_id, rows)
         ctx.progress.say(f"run summary written to {path.name} in the dbt target directory")
     return rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.plan import EXHAUSTED_CONDITION, NEVER_ANSWERED_CONDITION, RETRY_CONDITION
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.settings import BatchSettings
 from gemini_batch.spend.estimate import key_columns
@@ -28,12 +29,11 @@ def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) ->
     counts = ctx.sql(
         f"""
         select
-            count(distinct if(responses.request_hash is null, requests.request_hash, null)) as unsent,
+            count(distinct requests.request_hash) as requests,
+            count(distinct if({NEVER_ANSWERED_CONDITION}, requests.request_hash, null)) as unsent,
             count(distinct if(responses.status = '', requests.request_hash, null)) as answered,
-            count(distinct if(responses.status != '' and coalesce(responses.attempts, 0) < @max_attempts,
-                requests.request_hash, null)) as failed,
-            count(distinct if(responses.status != '' and coalesce(responses.attempts, 0) >= @max_attempts,
-                requests.request_hash, null)) as given_up
+            count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as failed,
+            count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as given_up
         from `{node.requests_table}` as requests
         left join `{node.responses_table}` as responses on requests.request_hash = responses.request_hash
         """,
@@ -42,13 +42,15 @@ def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) ->
     )[0]
     return {
         "model": node.name,
-        # requests never answered and not in a job still running: what the next run sends first
+        # requests never answered (new, or left by a FAILED job) and not in a job still running: what the next run
+        # sends first
         "pending": max(int(counts["unsent"]) - in_flight, 0),
         "in_flight": in_flight,
         "in_flight_jobs": len(in_flight_jobs),
         "answered": int(counts["answered"]),
         "failed": int(counts["failed"]),
         "given_up": int(counts["given_up"]),
+        "requests": int(counts["requests"]),
         "failures": failed_rows(ctx, node, settings, grouped=True),
     }
 
@@ -84,6 +86,12 @@ def format_status(status: dict[str, Any]) -> list[str]:
         f"{status['in_flight_jobs']} job(s), {status['answered']} answered, {status['failed']} failed (retried next "
         f"run), {status['given_up']} given up after max_attempts"
     ]
+    if status["given_up"]:
+        share = status["given_up"] / max(status.get("requests") or 0, 1)
+        lines.append(
+            f"  {status['given_up']} dead letter(s): {share:.0%} of the model's requests have no usable answer and "
+            f"are never sent again; `dbt-gemini-batch status --failed --select {name}` lists them"
+        )
     for group in status["failures"]:
         examples = "; ".join(group["examples"])
         lines.append(f"  {group['row_count']} row(s) failed with: {group['error']}  e.g. {examples}")
