@@ -143,6 +143,9 @@ class BatchSettings:
     gcs_prefix: str | None = setting(None, "Cloud Storage folder (gs://bucket/path) for the jobs' JSONL files; required with transport gcs", pattern=GCS_PREFIX_PATTERN, hint=GCS_PREFIX_HINT)  # noqa: E501
     max_input_bytes_per_job: int = setting(MAX_INPUT_BYTES_PER_JOB, "transport gcs: bytes of JSONL input per batch job; larger chunks are split (Vertex's Cloud Storage input limit is 1 GB)", minimum=1, maximum=MAX_INPUT_BYTES_PER_JOB)  # noqa: E501
     check_file_uris: str = setting("sample", "before submitting, check that the gs:// objects of fileData parts exist: sample (up to 100 distinct URIs of the rows to send), all, or off", pattern="(off|sample|all)", hint="must be off, sample or all")  # noqa: E501
+    answer_with: str = setting("batch", "how pending requests are answered: batch (Vertex batch jobs, the hook), inline (BigQuery's AI.GENERATE inside the model's own dbt run) or auto (inline when at most inline_max_requests are pending, else batch)", pattern="(batch|inline|auto)", hint="must be batch, inline or auto")  # noqa: E501
+    inline_max_requests: int = setting(100, "answer_with auto: the most pending requests answered inline with AI.GENERATE; more go to a batch job", minimum=1)  # noqa: E501
+    inline_connection_id: str | None = setting(None, "the BigQuery connection AI.GENERATE uses for inline answers (default: the credentials of the dbt run)", pattern="[A-Za-z0-9_./-]+", hint="must be a BigQuery connection such as us.my_connection or projects/P/locations/L/connections/C")  # noqa: E501
     # fmt: on
 
     @property
