@@ -100,7 +100,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
 
     None when nothing is pending. Checked before any table is written or job created.
     """
-    check_location(ctx, node, settings)  # before any table is built or job created
+    # before any table is built or job created; with answer_with inline/auto the model may live in a US/EU dataset
+    # that only AI.GENERATE answers, so there the location matters only when a batch job would be created
+    if settings.answer_with == "batch":
+        check_location(ctx, node, settings)
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
     if exhausted:
@@ -111,6 +114,8 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    if settings.answer_with != "batch":
+        check_location(ctx, node, settings)
     check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
     spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
