@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name in ("collect", "submit"):
             _add_interrupt_flag(p)
+    compare = sub.add_parser(
+        "compare",
+        help="ask a sample of one model under a variant (prompt, system instruction, generation config, Gemini "
+        "model): agreement with the current answers, tokens and cost of both, the cost of switching",
+        description="Sends the sample's requests under the variant as a batch job (spend guards apply; the plan's "
+        "cost is shown first), compares the answers field by field with the current ones, writes m__comparisons "
+        "and target/gemini_batch_compare.json. The sampled answers are cached like any other.",
+    )
+    _add_dbt_flags(compare)
+    from gemini_batch.spend.compare_command import add_arguments as add_compare_arguments
+
+    add_compare_arguments(compare)
     local = sub.add_parser("local", help="the local stack: bqemulator + the Vertex AI batch emulator")
     from gemini_batch.local.cli import add_arguments
 
@@ -163,6 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gemini_batch.spend.plan_command import plan
 
         return plan(_flags_as_dbt_args(ns), ns.select)
+    if ns.command == "compare":
+        from gemini_batch.spend.compare_command import compare
+
+        return compare(_flags_as_dbt_args(ns), ns.select, ns)
     return scheduler_command(ns)
 
 
