@@ -51,6 +51,11 @@ COLUMNS: dict[str, str] = {
     "total_tokens": "INT64",
     "missing_count": "INT64",
     "mismatched_count": "INT64",
+    # tokens of the job's requests whose prompt was above the model's long_context_threshold (priced at the long rates)
+    "long_context_prompt_tokens": "INT64",
+    "long_context_output_tokens": "INT64",
+    "long_context_thoughts_tokens": "INT64",
+    "long_context_cached_tokens": "INT64",
     "invocation_id": "STRING",
     "lease_token": "STRING",
     "submitted_at": "TIMESTAMP",
@@ -91,6 +96,10 @@ class LedgerEntry:
     cached_tokens: int | None = None
     total_tokens: int | None = None
     missing_count: int | None = None  # rows sent that the output neither answered nor failed
+    long_context_prompt_tokens: int | None = None  # of the requests above the model's long_context_threshold
+    long_context_output_tokens: int | None = None
+    long_context_thoughts_tokens: int | None = None
+    long_context_cached_tokens: int | None = None
     mismatched_count: int | None = None  # output rows naming no request sent in the job (unmatched): never merged
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
@@ -130,7 +139,10 @@ class Ledger:
         )
 
     def _query(
-        self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
+        self,
+        sql: str,
+        params: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
+        node: str | None = None,
     ) -> list[bigquery.Row]:
         from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY  # (batch.context imports this module)
 
@@ -194,6 +206,18 @@ class Ledger:
             node=dbt_node,
         )
         return [_entry(row) for row in rows]
+
+    def by_input_tables(self, responses_table: str, input_tables: list[str]) -> dict[str, LedgerEntry]:
+        """The current state of the jobs of these input tables in one answer cache (input_table -> entry)."""
+        rows = self._query(
+            f"select * from ({self.latest_sql()}) where responses_table = @responses_table "
+            "and input_table in unnest(@tables)",
+            [
+                _param("responses_table", responses_table),
+                bigquery.ArrayQueryParameter("tables", "STRING", input_tables),
+            ],
+        )
+        return {row["input_table"]: _entry(row) for row in rows}
 
     def recent(
         self, dbt_nodes: list[str], limit: int = 20, responses_tables: list[str] | None = None

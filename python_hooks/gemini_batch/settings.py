@@ -107,6 +107,12 @@ class Spec:
 T = TypeVar("T")
 
 
+def _same_model(a: str, b: str) -> bool:
+    """Two gemini_model values naming one model (prices.normalize_model's rule, kept here to import nothing)."""
+    prefix = re.compile(r"^(publishers/google/models/|models/)")
+    return prefix.sub("", a.strip()) == prefix.sub("", b.strip())
+
+
 def setting(default: T, description: str, **spec: Any) -> T:
     """One registry entry: a BatchSettings field with its default and its Spec."""
     return field(default=default, metadata={"spec": Spec(description, **spec)})
@@ -139,10 +145,13 @@ class BatchSettings:
     retry_unusable_answers: bool = setting(True, "a truncated (MAX_TOKENS) or invalid_output answer counts as a failed attempt and is sent again")  # noqa: E501
     on_pending: str = setting("warn", "a plain dbt run that leaves requests unanswered: warn, error (fail the model) or ignore", pattern=ON_PENDING_PATTERN, hint="must be warn, error or ignore")  # noqa: E501
     unique_key: str | list[str] | None = setting(None, "the column(s) naming the same row across runs, for previous_response (default: the model's columns other than request)")  # noqa: E501, RUF009
+    incremental_requests: bool = setting(False, "build m__requests incrementally: the model's SQL gives only new or changed rows when gemini_batch.is_incremental_requests() (keyed by unique_key)")  # noqa: E501
     transport: str = setting("bigquery", "how requests reach Vertex and answers come back: bigquery (job tables) or gcs (JSONL files under gcs_prefix, exported and loaded by BigQuery)", pattern="(bigquery|gcs)", hint="must be bigquery or gcs")  # noqa: E501
     gcs_prefix: str | None = setting(None, "Cloud Storage folder (gs://bucket/path) for the jobs' JSONL files; required with transport gcs", pattern=GCS_PREFIX_PATTERN, hint=GCS_PREFIX_HINT)  # noqa: E501
     max_input_bytes_per_job: int = setting(MAX_INPUT_BYTES_PER_JOB, "transport gcs: bytes of JSONL input per batch job; larger chunks are split (Vertex's Cloud Storage input limit is 1 GB)", minimum=1, maximum=MAX_INPUT_BYTES_PER_JOB)  # noqa: E501
     check_file_uris: str = setting("sample", "before submitting, check that the gs:// objects of fileData parts exist: sample (up to 100 distinct URIs of the rows to send), all, or off", pattern="(off|sample|all)", hint="must be off, sample or all")  # noqa: E501
+    escalate_to: str | None = setting(None, "cascade: a second Gemini model that answers again the rows whose first answer matches escalate_when, in a following round (the view shows the final answer and answered_by)", pattern=GEMINI_MODEL_PATTERN, hint=GEMINI_MODEL_HINT)  # noqa: E501
+    escalate_when: str | None = setting(None, "cascade: a SQL predicate over the view's typed columns and output_state (e.g. \"output_state != 'answered' or confidence < 0.7\"); required with escalate_to")  # noqa: E501
     # fmt: on
 
     @property
@@ -346,6 +355,22 @@ def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, st
             f"poll_initial_seconds={settings.poll_initial_seconds} is greater than "
             f"poll_max_seconds={settings.poll_max_seconds}; make poll_initial_seconds at most poll_max_seconds"
         )
+    if not bad & {"escalate_to", "escalate_when"} and (settings.escalate_to is None) != (
+        settings.escalate_when is None
+    ):
+        given, missing = (
+            ("escalate_to", "escalate_when") if settings.escalate_when is None else ("escalate_when", "escalate_to")
+        )
+        problems.append(
+            f"{given} needs {missing}: a cascade names the second Gemini model (escalate_to) and "
+            "the rows it answers again (escalate_when, a SQL predicate over the model's typed columns and output_state)"
+        )
+    if (
+        not bad & {"escalate_to", "gemini_model"}
+        and settings.escalate_to is not None
+        and _same_model(settings.escalate_to, settings.gemini_model)
+    ):
+        problems.append(f"escalate_to={settings.escalate_to!r} is the model's own gemini_model; name a second model")
     if not bad & {"transport", "gcs_prefix"} and settings.transport == "gcs" and settings.gcs_prefix is None:
         problems.append(
             "transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL files "

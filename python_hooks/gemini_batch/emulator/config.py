@@ -97,6 +97,9 @@ class EmulatorConfig:
     # False: the faulted call has no effect. True: it takes effect, then errors (a create that made a job but
     # timed out).
     api_error_after_commit: bool = False
+    # A job shows in `list` only this long after its createTime (get finds it at once): Vertex does not document its
+    # list as read-after-write, so a client that looks a job up right after an ambiguous create must cope with lag.
+    list_lag_seconds: float = 0.0
     seed: int = 0
     responder: str = "deterministic"
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
@@ -118,7 +121,7 @@ class EmulatorConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        for name in ("queue_delay_seconds", "run_delay_seconds", "per_row_latency_seconds"):
+        for name in ("queue_delay_seconds", "run_delay_seconds", "per_row_latency_seconds", "list_lag_seconds"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0")
         for name in ("row_failure_rate", "api_error_rate", "drop_rows_rate"):

@@ -22,6 +22,8 @@
 9. bqemulator ignores `If-Match` on tables.patch; BigQuery answers 412 to a stale etag, which the hook's lease relies on
    (gemini_batch.local.bqemulator_if_match).
 10. Tests and the soak lose answers on purpose (gemini_batch.local.bigquery_faults, POST /_local/faults).
+11. BigQuery's AI.GENERATE, which bqemulator lacks, answered by the Vertex emulator's responder with its current config
+   (--vertex-endpoint), and refused as BigQuery refuses a malformed call (gemini_batch.local.bqemulator_ai_generate).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--location", default="us-central1", help="location of datasets created without one")
     parser.add_argument("--data-dir", default=None, help="persist tables here (default: in memory)")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--vertex-endpoint", default=None, help="the Vertex emulator whose config AI.GENERATE follows")
     args = parser.parse_args(argv)
     from gemini_batch.local import bqemulator_options  # ALTER TABLE SET OPTIONS with labels/expressions (see there)
 
@@ -99,6 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_alter_columns  # tables.get follows ADD/DROP COLUMN
 
     bqemulator_alter_columns.install()
+    from gemini_batch.local import bqemulator_ai_generate  # AI.GENERATE answered by the Vertex emulator's responder
+
+    bqemulator_ai_generate.install(args.vertex_endpoint)
     install_spatial_extension()
     permit_wildcard_upload_content_type()
     introspect_schemas_without_running()
