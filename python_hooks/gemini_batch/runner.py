@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 # partial parsing.
 HOOK_ACTIVE_ENV = "GEMINI_BATCH_HOOK_ACTIVE"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
-EXIT_USAGE = 2  # as dbt and the other commands for a configuration problem
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
 
 
