@@ -1,7 +1,7 @@
 {#- One row per batch job from the ledger (its latest state event), with the derived fields people ask for first, and its estimated cost:
     the job's tokens priced with the registry row of its Gemini model on the day it finished (price_list(): Vertex's
     list, else the Gemini Developer API's, named in price_list; a model without a price gets a NULL cost and
-    is_priced = false, never a cost of 0). -#}
+    is_priced = false, never a cost of 0; a create Vertex refused costs 0). -#}
 with
 
 jobs as (
@@ -35,10 +35,12 @@ priced as (
 
     select
         jobs.*,
-        price.gemini_model is not null as is_priced,
+        -- a create Vertex refused (state REFUSED, e.g. a model that does not exist) made no job and bills nothing:
+        -- its cost is known, 0, whatever the price registry says about the model
+        price.gemini_model is not null or jobs.state = 'REFUSED' as is_priced,
         price.price_list,
-        {{ gemini_batch.token_cost('jobs', 'price', batch=true) }} as batch_cost_usd,
-        {{ gemini_batch.token_cost('jobs', 'price', batch=false) }} as online_cost_usd
+        if(jobs.state = 'REFUSED', 0, {{ gemini_batch.token_cost('jobs', 'price', batch=true) }}) as batch_cost_usd,
+        if(jobs.state = 'REFUSED', 0, {{ gemini_batch.token_cost('jobs', 'price', batch=false) }}) as online_cost_usd
     from jobs
     left join prices as price
         -- a tuned model or a versioned name the registry does not list stays unpriced
@@ -57,6 +59,8 @@ final as (
     select
         job_name,
         regexp_extract(job_name, r'batchPredictionJobs/([^/]+)$') as job_id,
+        -- batch: a Vertex batch job; inline: a dbt run that answered with AI.GENERATE (answer_with)
+        coalesce(kind, 'batch') as kind,
         dbt_node,
         regexp_extract(dbt_node, r'[^.]+$') as model_name,
         gemini_model,

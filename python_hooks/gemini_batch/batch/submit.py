@@ -41,6 +41,9 @@ from gemini_batch.settings import BatchSettings
 from gemini_batch.spend import guards as spend_guards
 
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
+# The ledger state of a create Vertex refused (not a Vertex job state: no job exists); gemini_batch_job_history prices
+# it at 0.
+REFUSED = "REFUSED"
 LIST_RETRY_SECONDS = 120.0
 # After a create that may have succeeded, the job is looked for over this long (listed again after growing pauses)
 # before another is created: Vertex does not document batchPredictionJobs.list as read-after-write. When the job's
@@ -100,7 +103,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
 
     None when nothing is pending. Checked before any table is written or job created.
     """
-    check_location(ctx, node, settings)  # before any table is built or job created
+    # before any table is built or job created; with answer_with inline/auto the model may live in a US/EU dataset
+    # that only AI.GENERATE answers, so there the location matters only when a batch job would be created
+    if settings.answer_with == "batch":
+        check_location(ctx, node, settings)
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
     if exhausted:
@@ -111,6 +117,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    if settings.answer_with != "batch":
+        check_location(ctx, node, settings)
+    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
+    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
@@ -156,8 +166,6 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         sizes=sizes,
         queued=sorted(sizes),
     )
-    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
-    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     write_pending(ctx, node, settings, plan)
     try:
         check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist
@@ -348,7 +356,11 @@ def create_job(
         why = "Vertex AI cannot be reached" if never_connected(exc) else f"failing for {CREATE_RETRY_SECONDS:.0f} s"
         raise BatchError(f"{node.name}: could not create the batch job ({why}): {exc}") from exc
     except gexc.GoogleAPICallError as exc:
-        ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create rejected: {exc}",
+        # No job exists, nothing was sent or billed: REFUSED with no requests and no tokens (cost 0, not unknown),
+        # ended (collected) at once, so no later command reports or waits for it again. Its rows stay pending.
+        ctx.ledger.update(entry, state=REFUSED, error=f"create refused: {exc}", request_count=0, succeeded_count=0,
+                          failed_count=0, prompt_tokens=0, output_tokens=0, thoughts_tokens=0, cached_tokens=0,
+                          total_tokens=0, finished_at=dt.datetime.now(dt.UTC),
                           collected_at=dt.datetime.now(dt.UTC))  # fmt: skip
         # No job will ever read it: Vertex refused the create.
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)
