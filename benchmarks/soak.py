@@ -962,7 +962,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, help="runs SIGKILLed at a random moment (default 3, --quick 1)")
     parser.add_argument("--per-job", type=int, help="max_requests_per_job (default 12, --quick 10)")
     parser.add_argument("--settle-rounds", type=int, help="at most this many `run`s to settle (default 8, --quick 4)")
-    parser.add_argument("--quick", action="store_true", help="a short soak (< 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="a short soak (10-15 minutes on 2 busy cores)")
     parser.add_argument("--json-out", type=Path, help="write the figures as JSON here")
     parser.add_argument("--work-dir", type=Path, help="keep the dbt project, run logs and stack logs here")
     for what in ("duplicate", "lost", "leak"):
