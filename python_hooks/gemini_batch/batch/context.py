@@ -82,3 +82,16 @@ class BatchContext:
             sql, job_config=self.query_defaults.config(qparams, node=node), retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS
         )
         return list(job.result(timeout=QUERY_SECONDS, retry=BQ_RETRY))
+
+    def dml(self, sql: str, node: str | None = None, **params: Any) -> int | None:
+        """Run one DML statement as `sql` does; the rows it changed (None when the service does not say)."""
+        qparams = [
+            bigquery.ScalarQueryParameter(name, "INT64" if isinstance(v, int) else "STRING", v)
+            for name, v in params.items()
+        ]
+        job = self.bq.query(
+            sql, job_config=self.query_defaults.config(qparams, node=node), retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS
+        )
+        job.result(timeout=QUERY_SECONDS, retry=BQ_RETRY)
+        affected = job.num_dml_affected_rows
+        return None if affected is None else int(affected)
