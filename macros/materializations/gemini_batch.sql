@@ -22,7 +22,11 @@
     {%- set responses_relation = gemini_batch._responses_relation(this) -%}
     {#- Settings and location first: a wrong key or value stops the model before anything is built or sent. -#}
     {%- set settings = gemini_batch._validate_settings(model) -%}
-    {%- do gemini_batch._check_vertex_location(this) -%}
+    {#- The location rule is for Vertex batch jobs: with answer_with inline, AI.GENERATE answers in any dataset,
+        the US and EU multi-regions included (requests it cannot answer then wait, said by on_pending). -#}
+    {%- if settings.answer_with != 'inline' -%}
+        {%- do gemini_batch._check_vertex_location(this) -%}
+    {%- endif -%}
     {%- set gemini_model = gemini_batch._gemini_model(config) -%}
 
     {%- set grant_config = config.get('grants') -%}
@@ -43,7 +47,7 @@
 
     {#- 1. The new m__requests, built once into a staging table unique to this invocation: the model's SQL runs
            once per run, and every check below reads the built rows. -#}
-    {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model) -%}
+    {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model, settings.escalate_to) -%}
 
     {#- 2. Reject rows that would reach Vertex broken, naming them, before m__requests changes: the hook (or a later
            `dbt-gemini-batch submit`) only ever sees checked rows. Only rows that would be sent are checked (hashes
@@ -93,10 +97,19 @@
     {%- endif -%}
     {{ gemini_batch._create_responses_table(responses_relation) }}
     {%- do gemini_batch._create_history_table(history_relation) -%}
+    {#- A cascade's decisions and the second model's requests (_escalation.sql). -#}
+    {%- set escalations_relation = none -%}
+    {%- if settings.escalate_to is not none -%}
+        {%- set escalations_relation = gemini_batch._create_escalation_relations(this, requests_relation) -%}
+    {%- endif -%}
     {%- do gemini_batch._create_collect_relations(this, output_schema) -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
         {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
+
+    {#- 3b. answer_with inline/auto: the pending requests answered here with BigQuery's AI.GENERATE, into the same
+            cache (_answer_inline.sql); what it cannot express is left for a batch job. -#}
+    {%- do gemini_batch._answer_inline(this, requests_relation, responses_relation, settings, gemini_model) -%}
 
     {#- 4. The model itself: a view joining requests to answers. Only this statement asserts an enforced contract:
            the contract describes the model's relation, not the staging steps. -#}
@@ -104,7 +117,7 @@
         {{ adapter.drop_relation(existing) }}
     {%- endif -%}
     {%- call statement('gemini_batch_view') -%}
-        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation, output_schema, settings, history_relation, key_columns)) }}
+        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation, output_schema, settings, history_relation, key_columns, escalations_relation)) }}
     {%- endcall -%}
 
     {{ run_hooks(post_hooks) }}

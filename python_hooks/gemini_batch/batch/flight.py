@@ -8,7 +8,8 @@ cap is shared by every model. Per model the steps are those of the package docst
   2. the pending hashes are split into hash buckets (submit.plan_chunks) and queued;
   3. a bucket is written and submitted while the model has fewer than max_jobs_in_flight_per_model jobs in flight and
      the invocation fewer than the project cap;
-  4. each job is merged (collect) as soon as it ends, which frees a place for the next bucket.
+  4. each job is merged (collect) as soon as it ends, which frees a place for the next bucket;
+  5. a cascade (escalate_to): once the first tier is all merged, its matching rows go out as a second tier's flight.
 The default caps follow Vertex's documented limit of 8 concurrent Gemini batch prediction jobs (cloud.google.com/
 vertex-ai/generative-ai/docs/quotas, "Concurrent batch prediction request limits": Gemini models 8; more jobs are
 queued by Vertex, not refused, so a higher cap only queues on Google's side).
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from google.cloud import aiplatform_v1
 
 from gemini_batch.batch import collect as collect_step
-from gemini_batch.batch import lease
+from gemini_batch.batch import escalate, lease
 from gemini_batch.batch import submit as submit_step
 from gemini_batch.batch.common import TERMINAL_STATES, BatchError, Interrupted, NodeOutcome
 from gemini_batch.batch.context import BatchContext
@@ -96,6 +97,11 @@ class Flights:
                 open_jobs = self._recover(flight, open_jobs)
             except lease.LeaseLost as exc:
                 self._lost(flight, exc)
+                return flight
+            except BatchError as exc:  # the lease stayed busy, or a job that exists cannot be listed yet
+                flight.stopped = True
+                flight.outcome.errors.append(str(exc))
+                self.ctx.progress.say(f"ERROR {exc}")
                 return flight
         flight.in_flight.extend(entry for entry in open_jobs if entry.job_name and not entry.is_collected)
         self.pump()
@@ -170,6 +176,11 @@ class Flights:
                 flight.planned = False
                 return
             if needs_plan:
+                adopted = submit_step.adopt_unknown_jobs(self.ctx, flight.node, flight.settings, held)
+                flight.in_flight.extend(adopted)
+                if adopted:
+                    return  # planned once they are merged
+            if needs_plan:
                 flight.planned = True
                 flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
             while flight.plan and flight.plan.queued and self._room(flight):
@@ -195,11 +206,29 @@ class Flights:
                     except BatchError as exc:
                         flight.outcome.errors.append(str(exc))
         self.pump()
+        done = []
         for flight in self.models.values():
             # every job of the model merged: max_error_ratio over what this run collected (spend/guards.py)
             if flight.planned and not flight.in_flight and not flight.queued and not flight.checked:
                 flight.checked = True
                 spend_guards.check_after_collection(flight.node, flight.settings, flight.outcome)
+                done.append(flight)
+        for flight in done:
+            self._escalate(flight)
+
+    def _escalate(self, flight: ModelFlight) -> None:
+        """A cascade's following round (escalate.py): the first tier is all merged, so decide which of its rows the
+        second model answers again and put that tier in flight with the others."""
+        if not flight.settings.escalate_to or flight.outcome.errors or isinstance(flight.node, escalate.EscalationNode):
+            return
+        try:
+            escalate.decide(self.ctx, flight.node, flight.settings)
+        except BatchError as exc:
+            flight.outcome.errors.append(str(exc))
+            self.ctx.progress.say(f"ERROR {exc}")
+            return
+        tier, settings = escalate.second_tier(flight.node, flight.settings)
+        self.add(tier, settings)
 
     def _report(
         self, flight: ModelFlight, entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob, started: float

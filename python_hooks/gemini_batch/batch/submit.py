@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.api_core import exceptions as gexc
@@ -24,6 +26,7 @@ from gemini_batch.batch.common import (
     NodeOutcome,
     label_value,
     never_connected,
+    table_id,
     transient_retry,
 )
 from gemini_batch.batch.context import BatchContext
@@ -31,14 +34,22 @@ from gemini_batch.batch.lease import Lease, prove
 from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts, pending_from
 from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.ledger import LedgerEntry
+from gemini_batch.ledger import SUBMITTING, LedgerEntry
 from gemini_batch.settings import BatchSettings
 
 # a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
 from gemini_batch.spend import guards as spend_guards
 
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
+# The ledger state of a create Vertex refused (not a Vertex job state: no job exists); gemini_batch_job_history prices
+# it at 0.
+REFUSED = "REFUSED"
 LIST_RETRY_SECONDS = 120.0
+# After a create that may have succeeded, the job is looked for over this long (listed again after growing pauses)
+# before another is created: Vertex does not document batchPredictionJobs.list as read-after-write. When the job's
+# output table exists, a job certainly exists and is looked for up to FOUND_OUTPUT_SECONDS; never created again.
+LIST_SETTLE_SECONDS = 120.0
+FOUND_OUTPUT_SECONDS = 900.0
 # Job tables expire on their own if a crash leaves them behind. An input table must outlive the job reading it: Vertex
 # queues a batch job up to 72 h and runs it up to 24 h (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/
 # batch-prediction-gemini), so 5 days; collect drops it anyway once the answers are merged.
@@ -82,11 +93,6 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
     return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
 
 
-# Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
-# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus the
-# `{"request_hash": "<64 hex>", "request": }` around it and the newline.
-LINE_BYTES_SQL = "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + 100"
-
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
 BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
@@ -97,7 +103,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
 
     None when nothing is pending. Checked before any table is written or job created.
     """
-    check_location(ctx, node, settings)  # before any table is built or job created
+    # before any table is built or job created; with answer_with inline/auto the model may live in a US/EU dataset
+    # that only AI.GENERATE answers, so there the location matters only when a batch job would be created
+    if settings.answer_with == "batch":
+        check_location(ctx, node, settings)
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
     if exhausted:
@@ -108,6 +117,8 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    if settings.answer_with != "batch":
+        check_location(ctx, node, settings)
     check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
     spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
@@ -117,7 +128,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
         # the JSONL bytes of each request only when they bound the chunk: reading `request` bills its whole column
-        line_bytes = f"any_value({LINE_BYTES_SQL})" if by_bytes else "0"
+        line_bytes = (
+            f"any_value({gcs.line_bytes_sql('requests.request', 'requests.request_hash')})" if by_bytes else "0"
+        )
         rows = ctx.sql(
             f"""
             select bucket, count(*) as n, sum(line_bytes) as line_bytes
@@ -322,8 +335,12 @@ def create_job(
         except TRANSIENT as exc:
             if never_connected(exc):
                 raise  # the request never left: no job can exist
-            # The job may exist although the call failed. Look before retrying.
-            found = find_by_input_label(client, parent, entry)
+            # The job may exist although the call failed. Look (over a bounded window) before retrying.
+            ctx.progress.say(
+                f"{node.name}: create_batch_prediction_job answered {exc.__class__.__name__}; the job may exist, "
+                f"looking for it for up to {LIST_SETTLE_SECONDS:.0f} s before creating it again"
+            )
+            found = find_created(ctx, client, parent, entry)
             if found is not None:
                 return found
             raise
@@ -339,7 +356,11 @@ def create_job(
         why = "Vertex AI cannot be reached" if never_connected(exc) else f"failing for {CREATE_RETRY_SECONDS:.0f} s"
         raise BatchError(f"{node.name}: could not create the batch job ({why}): {exc}") from exc
     except gexc.GoogleAPICallError as exc:
-        ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create rejected: {exc}",
+        # No job exists, nothing was sent or billed: REFUSED with no requests and no tokens (cost 0, not unknown),
+        # ended (collected) at once, so no later command reports or waits for it again. Its rows stay pending.
+        ctx.ledger.update(entry, state=REFUSED, error=f"create refused: {exc}", request_count=0, succeeded_count=0,
+                          failed_count=0, prompt_tokens=0, output_tokens=0, thoughts_tokens=0, cached_tokens=0,
+                          total_tokens=0, finished_at=dt.datetime.now(dt.UTC),
                           collected_at=dt.datetime.now(dt.UTC))  # fmt: skip
         # No job will ever read it: Vertex refused the create.
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)
@@ -377,6 +398,41 @@ def find_by_input_label(
         ) from exc
 
 
+def find_created(
+    ctx: BatchContext,
+    client: aiplatform_v1.JobServiceClient,
+    parent: str,
+    entry: LedgerEntry,
+    settle_seconds: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> aiplatform_v1.BatchPredictionJob | None:
+    """The job of a create that may have succeeded: listed by its label now and again after pauses of 2, 4, 8 ... 30 s
+    for settle_seconds (default LIST_SETTLE_SECONDS). None only when it never showed and its output table does not
+    exist; when the output table exists a job certainly does, and it is looked for up to FOUND_OUTPUT_SECONDS, then
+    the step fails rather than create a second one."""
+    settle = LIST_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    started = time.monotonic()
+    pause = 2.0
+    output_seen = False
+    while True:
+        found = find_by_input_label(client, parent, entry)
+        if found is not None:
+            return found
+        if not output_seen and entry.output_table and ctx.table_exists(entry.output_table):
+            output_seen = True
+            settle = max(settle, FOUND_OUTPUT_SECONDS)
+        if time.monotonic() - started + pause > settle:
+            if output_seen:
+                raise BatchError(
+                    f"a batch job for {entry.input_table} exists (it wrote {entry.output_table}) but Vertex has not "
+                    f"listed it for {settle:.0f} s; nothing was created again. Run again later: it is found and "
+                    "collected then"
+                )
+            return None
+        sleep(pause)
+        pause = min(pause * 2, 30.0)
+
+
 def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry, held: Lease) -> None:
     """A ledger row without a job: the previous run died around create. Adopt the job if Vertex has it.
 
@@ -384,7 +440,12 @@ def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: Ledger
     the lease; once we hold it, that run has finished or lost it. Its input table is dropped only after proving it.
     """
     parent = f"projects/{entry.vertex_project}/locations/{entry.vertex_location}"
-    found = find_by_input_label(ctx.jobs(settings), parent, entry)
+    # The list has had time to settle since the row was written (by the dead run's clock: a guess, hence the adoption
+    # sweep below for a job that shows later still).
+    age = (dt.datetime.now(dt.UTC) - entry.submitted_at).total_seconds() if entry.submitted_at else 0.0
+    found = find_created(
+        ctx, ctx.jobs(settings), parent, entry, max(0.0, min(LIST_SETTLE_SECONDS - age, LIST_SETTLE_SECONDS))
+    )
     if found is not None:
         entry.lease_token = held.token
         ctx.ledger.update(entry, job_name=found.name, state=found.state.name)
@@ -394,3 +455,60 @@ def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: Ledger
     entry.lease_token = held.token
     ctx.ledger.update(entry, state="NOT_SUBMITTED", collected_at=dt.datetime.now(dt.UTC))
     ctx.bq.delete_table(entry.input_table, not_found_ok=True)
+
+
+ADOPT_DAYS = INPUT_TABLE_DAYS  # a job older than its input table's lifetime can no longer read it
+
+
+def job_input_table(node: BatchNode, job: aiplatform_v1.BatchPredictionJob) -> str | None:
+    """The input table (project.dataset.table) of a job this package created for the node's answer cache, or None."""
+    uri = job.input_config.bigquery_source.input_uri
+    if uri:
+        table = table_id(uri)
+    else:  # transport gcs: <gcs_prefix>/<input table name>/input/...
+        names = [u.rstrip("/").split("/")[-3] for u in job.input_config.gcs_source.uris if u.count("/") >= 4]
+        table = f"{node.dataset}.{names[0]}" if names else ""
+    return table if table.startswith(f"{node.dataset}.{node.alias}__batch_") else None
+
+
+def adopt_unknown_jobs(ctx: BatchContext, node: BatchNode, settings: BatchSettings, held: Lease) -> list[LedgerEntry]:
+    """Jobs Vertex has for the node's answer cache that the ledger does not know (no row for their input table, or a
+    row without a job: given up as NOT_SUBMITTED because the job did not show in the list in time, or FAILED after
+    every create attempt answered an error) are adopted: recorded in the ledger
+    as in flight, so they are collected (their answers merged, their tables dropped) instead of left as orphans.
+    Under the submit lease, before planning: their hashes are then not sent again."""
+    location = ctx.location(settings)
+    parent = f"projects/{settings.vertex_project or node.database}/locations/{location}"
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=ADOPT_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # ListBatchPredictionJobsRequest.filter: labels.key="value" and create_time>"RFC 3339" (aiplatform_v1
+    # types/job_service.py)
+    request = {"parent": parent, "filter": f'labels.dbt_node="{label_value(node.name)}" AND create_time>"{since}"'}
+    jobs = transient_retry(LIST_RETRY_SECONDS)(
+        lambda: list(ctx.jobs(settings).list_batch_prediction_jobs(request=request, timeout=60))
+    )()
+    by_input = {table: job for job in jobs if (table := job_input_table(node, job))}
+    if not by_input:
+        return []
+    known = ctx.ledger.by_input_tables(node.responses_table, list(by_input))
+    adopted = []
+    for table, job in by_input.items():
+        entry = known.get(table)
+        if entry is not None and (entry.job_name or entry.state == SUBMITTING):
+            continue  # known, or being resolved (recover_submitting)
+        prove(ctx, held, "adopting a job the ledger does not know")
+        if entry is None:
+            entry = LedgerEntry(
+                display_name=job.display_name, dbt_node=node.unique_id, responses_table=node.responses_table,
+                gemini_model=settings.gemini_model, vertex_project=settings.vertex_project or node.database,
+                vertex_location=location, input_table=table, output_table=f"{table}_out", request_count=0,
+                invocation_id=ctx.invocation_id,
+            )  # fmt: skip
+        entry.lease_token = held.token
+        entry.collected_at = None
+        ctx.ledger.update(entry, job_name=job.name, state=job.state.name, error=None)
+        ctx.progress.say(
+            f"{node.name}: adopted batch job {job.name.rsplit('/', 1)[-1]} (reading {table}), which the ledger did "
+            "not know: it is collected like the others"
+        )
+        adopted.append(entry)
+    return adopted
