@@ -6,6 +6,8 @@
       m__responses  table, persistent answer cache keyed by request_hash (kept across full refreshes, see
                     var `gemini_batch_full_refresh_discards_responses`): paid answers are never thrown away
       m__answer_history  table, persistent: per key (unique_key), every request hash answered, for previous_response
+      m__collected, m__collected_judged  the job's answers the hook is writing, and their output_state (the hook
+                    judges each answer in the statement that writes it: _create_collect_relations.sql)
       m             view: requests left-joined to responses; downstream models ref('m') and parse `response`
 
     dbt itself never calls Vertex: the Python hook (`dbt-gemini-batch run|build`, or `dbt-gemini-batch submit` after a
@@ -45,7 +47,7 @@
 
     {#- 1. The new m__requests, built once into a staging table unique to this invocation: the model's SQL runs
            once per run, and every check below reads the built rows. -#}
-    {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model) -%}
+    {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model, settings.escalate_to) -%}
 
     {#- 2. Reject rows that would reach Vertex broken, naming them, before m__requests changes: the hook (or a later
            `dbt-gemini-batch submit`) only ever sees checked rows. Only rows that would be sent are checked (hashes
@@ -63,7 +65,12 @@
               and key_columns | map('lower') | reject('in', old_columns) | list | length == 0 -%}
             {%- do gemini_batch._record_answer_history(history_relation, existing_requests, responses_relation, key_columns) -%}
         {%- endif -%}
-        {%- do adapter.copy_table(staging_table, requests_relation, 'table') -%}
+        {#- incremental_requests: the staged rows are only the new or changed ones (gemini_batch.is_incremental_requests()) -#}
+        {%- if settings.incremental_requests and existing_requests is not none and not full_refresh -%}
+            {%- do gemini_batch._add_requests(staging_table, requests_relation, key_columns) -%}
+        {%- else -%}
+            {%- do adapter.copy_table(staging_table, requests_relation, 'table') -%}
+        {%- endif -%}
     {%- endif -%}
     {#- The staging table goes on every path that returns here; its expiration covers the ones that cannot. -#}
     {%- call statement('gemini_batch_unstage') -%}
@@ -90,6 +97,12 @@
     {%- endif -%}
     {{ gemini_batch._create_responses_table(responses_relation) }}
     {%- do gemini_batch._create_history_table(history_relation) -%}
+    {#- A cascade's decisions and the second model's requests (_escalation.sql). -#}
+    {%- set escalations_relation = none -%}
+    {%- if settings.escalate_to is not none -%}
+        {%- set escalations_relation = gemini_batch._create_escalation_relations(this, requests_relation) -%}
+    {%- endif -%}
+    {%- do gemini_batch._create_collect_relations(this, output_schema) -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
         {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
@@ -104,7 +117,7 @@
         {{ adapter.drop_relation(existing) }}
     {%- endif -%}
     {%- call statement('gemini_batch_view') -%}
-        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation, output_schema, settings, history_relation, key_columns)) }}
+        {{ create_view_as(target_relation, gemini_batch._joined_view_sql(requests_relation, responses_relation, output_schema, settings, history_relation, key_columns, escalations_relation)) }}
     {%- endcall -%}
 
     {{ run_hooks(post_hooks) }}

@@ -157,6 +157,16 @@ class BatchNode:
         return self.table("__responses")
 
     @property
+    def collected_table(self) -> str:
+        """A job's output rows while the hook writes them (macros/.../_create_collect_relations.sql)."""
+        return self.table("__collected")
+
+    @property
+    def judged_view(self) -> str:
+        """m__collected with each answer's output_state, rendered by the materialization from the output schema."""
+        return self.table("__collected_judged")
+
+    @property
     def view(self) -> str:
         """The model's own relation: requests joined to answers, with output_state (the materialization's view)."""
         return self.table("")

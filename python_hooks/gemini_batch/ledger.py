@@ -51,7 +51,13 @@ COLUMNS: dict[str, str] = {
     "total_tokens": "INT64",
     "missing_count": "INT64",
     "mismatched_count": "INT64",
+    # tokens of the job's requests whose prompt was above the model's long_context_threshold (priced at the long rates)
+    "long_context_prompt_tokens": "INT64",
+    "long_context_output_tokens": "INT64",
+    "long_context_thoughts_tokens": "INT64",
+    "long_context_cached_tokens": "INT64",
     "invocation_id": "STRING",
+    "lease_token": "STRING",
     "submitted_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
     "collected_at": "TIMESTAMP",
@@ -78,6 +84,8 @@ class LedgerEntry:
     input_table: str
     request_count: int
     invocation_id: str | None = None
+    # the generation of the lease the writer held (batch/lease.py): which holder wrote each event
+    lease_token: str | None = None
     job_name: str | None = None
     output_table: str | None = None
     state: str = SUBMITTING
@@ -90,7 +98,11 @@ class LedgerEntry:
     cached_tokens: int | None = None
     total_tokens: int | None = None
     missing_count: int | None = None  # rows sent that the output neither answered nor failed
-    mismatched_count: int | None = None  # output rows whose echoed request is not what was sent: never merged
+    long_context_prompt_tokens: int | None = None  # of the requests above the model's long_context_threshold
+    long_context_output_tokens: int | None = None
+    long_context_thoughts_tokens: int | None = None
+    long_context_cached_tokens: int | None = None
+    mismatched_count: int | None = None  # output rows naming no request sent in the job (unmatched): never merged
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None
@@ -130,11 +142,17 @@ class Ledger:
         )
 
     def _query(
-        self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
+        self,
+        sql: str,
+        params: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
+        node: str | None = None,
     ) -> list[bigquery.Row]:
-        job = self.client.query(sql, job_config=self.query_defaults.config(params, node=node))
+        from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY  # (batch.context imports this module)
+
         try:
-            return list(job.result(timeout=300))
+            config = self.query_defaults.config(params, node=node)
+            job = self.client.query(sql, job_config=config, retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS)
+            return list(job.result(timeout=300, retry=BQ_RETRY))
         except gexc.NotFound as exc:
             raise LedgerError(
                 f"the job ledger {self.table} does not exist: it is created by the gemini_batch package's "
@@ -192,6 +210,18 @@ class Ledger:
             node=dbt_node,
         )
         return [_entry(row) for row in rows]
+
+    def by_input_tables(self, responses_table: str, input_tables: list[str]) -> dict[str, LedgerEntry]:
+        """The current state of the jobs of these input tables in one answer cache (input_table -> entry)."""
+        rows = self._query(
+            f"select * from ({self.latest_sql()}) where responses_table = @responses_table "
+            "and input_table in unnest(@tables)",
+            [
+                _param("responses_table", responses_table),
+                bigquery.ArrayQueryParameter("tables", "STRING", input_tables),
+            ],
+        )
+        return {row["input_table"]: _entry(row) for row in rows}
 
     def recent(
         self, dbt_nodes: list[str], limit: int = 20, responses_tables: list[str] | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -10,11 +9,11 @@ from typing import Any
 from gemini_batch import clients
 from gemini_batch.batch import BatchRunner
 from gemini_batch.dbt_project import LEDGER_TABLE, BatchNode, DbtFlags, Manifest, load_credentials
-from gemini_batch.friendly_errors import check_local_endpoint
 from gemini_batch.ledger import Ledger
 from gemini_batch.progress import Progress
 from gemini_batch.query_config import QueryDefaults
-from gemini_batch.settings import ENV_VERTEX_ENDPOINT, BatchSettings, settings_for
+from gemini_batch.reachability import check_services
+from gemini_batch.settings import BatchSettings, SettingsError, settings_for
 
 
 @dataclass
@@ -25,12 +24,20 @@ class Session:
     runner: BatchRunner
 
     @classmethod
-    def open(cls, flags: DbtFlags, invocation_id: str | None = None, progress: Progress | None = None) -> Session:
+    def open(
+        cls,
+        flags: DbtFlags,
+        invocation_id: str | None = None,
+        progress: Progress | None = None,
+        check: bool = True,
+    ) -> Session:
+        """`check`: the credentials and services are checked first (reachability.py); False when the command did
+        it already before starting dbt."""
         manifest = Manifest.load(flags.manifest_path)
         credentials = load_credentials(flags)
-        # A stopped local stack: say so now, rather than after the clients' retries give up minutes later.
-        check_local_endpoint(getattr(credentials, "api_endpoint", None))
-        check_local_endpoint(os.environ.get(ENV_VERTEX_ENDPOINT))
+        if check:
+            # A stopped or stuck service, a bad key file: say so now, not after the clients' retries give up.
+            check_services(credentials)
         bq = clients.bigquery_client(credentials)
         invocation_id = invocation_id or uuid.uuid4().hex
         query_defaults = QueryDefaults.from_credentials(credentials, invocation_id)
@@ -56,3 +63,15 @@ class Session:
 
     def settings(self, node: BatchNode) -> BatchSettings:
         return settings_for(node.name, node.config)
+
+    def checked_settings(self, nodes: list[BatchNode]) -> tuple[dict[str, BatchSettings], list[str]]:
+        """The settings of every node that has good ones (by unique_id), and one message per node that has not, so a
+        command names every configuration problem of its selection at once."""
+        good: dict[str, BatchSettings] = {}
+        problems: list[str] = []
+        for node in nodes:
+            try:
+                good[node.unique_id] = self.settings(node)
+            except SettingsError as exc:
+                problems.append(str(exc))
+        return good, problems

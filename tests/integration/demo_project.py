@@ -165,3 +165,17 @@ def set_emulator_config(vertex_endpoint: str, patch: dict[str, Any]) -> dict[str
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the loopback emulator
         result: dict[str, Any] = json.loads(resp.read())
     return result
+
+
+def set_bigquery_faults(bigquery_endpoint: str, rules: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Replace the local BigQuery's fault rules (gemini_batch.local.bigquery_faults); returns them as it holds them,
+    with how often each fired. None: only read them."""
+    req = urllib.request.Request(  # noqa: S310 - the loopback local BigQuery
+        f"{bigquery_endpoint}/_local/faults",
+        data=None if rules is None else json.dumps({"rules": rules}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="GET" if rules is None else "POST",
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - the loopback local BigQuery
+        held: list[dict[str, Any]] = json.loads(resp.read())["rules"]
+    return held

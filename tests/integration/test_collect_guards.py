@@ -218,7 +218,7 @@ def test_merging_a_job_twice_changes_nothing_even_after_a_kill_before_the_ledger
     assert any("collected by another run" in line for line in job.lines)
 
 
-def test_a_short_or_tampered_output_is_reported_and_its_rows_stay_pending(
+def test_answers_are_matched_by_hash_alone_and_unmatched_rows_are_counted_and_named(
     bq_client: bigquery.Client, ledger_dataset: str
 ) -> None:
     job = Job(bq_client, ledger_dataset, "short")
@@ -226,17 +226,27 @@ def test_a_short_or_tampered_output_is_reported_and_its_rows_stay_pending(
     job.write(sent, [
         ("h0", sent["h0"], _answer("0"), ""),
         ("h1", sent["h1"], _answer("1"), ""),
-        ("h2", _request("not what was sent"), _answer("2"), ""),  # echoes another request: never merged
+        # Vertex's echo, rewritten (keys sorted, absent part fields as null): still the answer to h2
+        ("h2", json.dumps(json.loads(sent["h2"]) | {"labels": {"x": "y"}}, sort_keys=True), _answer("2"), ""),
         ("hx", _request("never sent"), _answer("x"), ""),  # a hash this job did not send
+        ("", _request("no key"), _answer("y"), ""),  # a row whose key did not come back
         # h3 and h4: no row at all
     ])  # fmt: skip
     outcome = job.collect()
-    assert set(job.responses()) == {"h0", "h1"}  # h2, h3, h4 stay pending (no row in the cache)
-    assert outcome.succeeded == 2 and outcome.missing == 3
-    assert len(outcome.errors) == 1 and "3 of the rows sent have no answer" in outcome.errors[0]
-    assert "2 output row(s) echo a request other than the one sent" in outcome.errors[0]
+    assert set(job.responses()) == {"h0", "h1", "h2"}  # h3, h4 stay pending (no row in the cache)
+    cached = job.sql(f"select request from `{job.node.responses_table}` where request_hash = 'h2'")
+    assert cached == [{"request": sent["h2"]}]  # the request sent is cached, not Vertex's echo of it
+    assert outcome.succeeded == 3 and outcome.missing == 2
+    assert len(outcome.errors) == 1 and "2 of the rows sent have no answer" in outcome.errors[0]
+    assert any(
+        line.startswith("gemini_batch: WARNING m: 2 output row(s) of batch job short name no request sent")
+        and line.endswith("keys: (no key), hx")
+        for line in job.lines
+    ), job.lines
     current = job.ledger.current(job.entry)
-    assert current is not None and (current.missing_count, current.mismatched_count) == (3, 2)
+    assert current is not None and (current.missing_count, current.mismatched_count) == (2, 2)
+    # Google bills every row it answered: the unmatched rows' tokens are in the ledger too
+    assert (current.prompt_tokens, current.output_tokens, current.total_tokens) == (15, 10, 25)
 
     # on_missing_answers=warn: reported, not an error
     warned = Job(bq_client, ledger_dataset, "warned")

@@ -488,7 +488,8 @@ def test_output_table_columns_types_status_and_stats(
     assert rows[0]["status"] == "" and rows[2]["status"] == ""
     assert rows[1]["status"].startswith('Bad Request: {"error": {"code": 400, "message": "Invalid JSON payload')
     assert rows[1]["status"].endswith('"status": "INVALID_ARGUMENT"}}')
-    assert rows[1]["response"] == {}, "a failed row's response is {}, as Vertex writes it"
+    # NULL: Google shows no failed BigQuery row; the reading of vertex-output-shapes.md Q3 (a JSONL line has none)
+    assert rows[1]["response"] is None, "a failed row has no response"
     assert rows[0]["response"]["candidates"][0]["content"]["role"] == "model"
     assert all(before - 1 <= r["processed_time"].timestamp() <= time.time() + 1 for r in rows)
 
@@ -505,6 +506,34 @@ def test_request_column_may_be_json(
     rows = output_rows(bq_client, job)
     assert [r["request"] for r in rows] == requests
     assert json.loads(answer_text(rows[1]))["sentiment"] == "negative"
+
+
+@pytest.mark.parametrize("echo", ["vertex", "verbatim"])
+def test_the_request_column_is_re_serialised_as_vertex_does_unless_verbatim(
+    emulator_factory: Callable[..., Any], bq_client: bigquery.Client, dataset: str, project: str, echo: str
+) -> None:
+    """Vertex's form of Google's notebook (intro_batch_prediction.ipynb at 837b06614): keys sorted, every part padded
+    with the part fields of the whole input as null; `echo: verbatim` keeps the text as sent."""
+    _, client = emulator_factory(echo=echo)
+    text = {"role": "user", "parts": [{"text": "List objects in this image."}]}
+    image = {"file_data": {"file_uri": "gs://cloud-samples-data/generative-ai/image/office-desk.jpeg",
+                           "mime_type": "image/jpeg"}}  # fmt: skip
+    sent = [
+        '{"contents": [' + json.dumps(text) + '], "generationConfig":{"temperature": 0.4}}',
+        json.dumps({"contents": [{"role": "user", "parts": [{"text": "And this one?"}, image]}]}),
+    ]
+    rows = output_rows(bq_client, run_job(client, project, make_input(bq_client, dataset, sent), dataset))
+    if echo == "verbatim":
+        assert [r["request"] for r in rows] == sent
+        return
+    assert [r["request"] for r in rows] == [
+        '{"contents": [{"parts": [{"file_data": null, "text": "List objects in this image."}], "role": "user"}], '
+        '"generationConfig": {"temperature": 0.4}}',
+        '{"contents": [{"parts": [{"file_data": null, "text": "And this one?"}, {"file_data": {"file_uri": '
+        '"gs://cloud-samples-data/generative-ai/image/office-desk.jpeg", "mime_type": "image/jpeg"}, "text": null}], '
+        '"role": "user"}], "generationConfig": null}',
+    ]
+    assert all(list(r["response"]) == sorted(r["response"]) for r in rows)
 
 
 def test_bad_rows_get_gemini_status_and_job_still_succeeds(
@@ -541,7 +570,7 @@ def test_bad_rows_get_gemini_status_and_job_still_succeeds(
         else:
             assert row["status"].startswith("Bad Request: "), row["status"]
             assert expected in row["status"], row["status"]
-            assert row["response"] == {}
+            assert row["response"] is None
 
 
 def test_snake_case_request_keys_are_accepted(
@@ -937,6 +966,53 @@ def test_structured_output_validates_and_follows_the_review(
     assert "shipping" in answers[1]["topics"] and "quality" in answers[0]["topics"]
 
 
+def test_typed_answers_repeat_what_the_posting_says_within_the_schema(
+    job_client: aiplatform_v1.JobServiceClient, bq_client: bigquery.Client, dataset: str, project: str
+) -> None:
+    """Offline answers to a typed schema look like answers (issue 21): numbers, enum values and short strings come
+    from the posting, bounds from the schema or the instruction, a min/max pair in order; same request, same answer."""
+    schema = {
+        "type": "OBJECT",
+        "properties": {
+            "seniority": {"type": "STRING", "enum": ["junior", "mid", "senior"]},
+            "salary_min": {"type": "INTEGER", "minimum": 0},
+            "salary_max": {"type": "INTEGER", "minimum": 0},
+            "currency": {"type": "STRING"},
+            "city": {"type": "STRING"},
+            "skills": {"type": "ARRAY", "items": {"type": "STRING"}, "minItems": 1, "maxItems": 3},
+            "fit": {"type": "INTEGER"},
+        },
+        "required": ["seniority", "salary_min", "salary_max", "currency", "city", "skills", "fit"],
+    }
+    postings = [
+        "Senior data engineer in Berlin. Salary 70,000 - 90,000 EUR a year. Skills: Python, SQL, dbt, Airflow.",
+        "Junior analyst in Leeds, £28k-£32k. Skills: Excel and SQL.",
+        "Barista wanted.",
+    ]
+
+    def request(posting: str) -> dict[str, Any]:
+        return {
+            "systemInstruction": {"parts": [{"text": "Extract the fields. Give fit as a number from 1 to 10."}]},
+            "contents": [{"role": "user", "parts": [{"text": posting}]}],
+            "generationConfig": {"responseMimeType": "application/json", "responseSchema": schema},
+        }
+
+    uri = make_input(bq_client, dataset, [request(p) for p in [*postings, postings[2]]])
+    answers = [json.loads(answer_text(r)) for r in output_rows(bq_client, run_job(job_client, project, uri, dataset))]
+    for answer in answers:
+        jsonschema.validate(answer, openapi_to_jsonschema(schema))
+        assert answer["salary_min"] <= answer["salary_max"] and 1 <= answer["fit"] <= 10
+    berlin, leeds, barista, again = answers
+    assert berlin["seniority"] == "senior" and leeds["seniority"] == "junior"
+    assert [(a["salary_min"], a["salary_max"], a["currency"]) for a in (berlin, leeds)] == [
+        (70000, 90000, "EUR"),
+        (28000, 32000, "GBP"),
+    ]
+    assert (berlin["city"], leeds["city"]) == ("Berlin", "Leeds")
+    assert berlin["skills"] == ["Python", "SQL", "dbt"] and leeds["skills"] == ["Excel", "SQL"]
+    assert barista == again
+
+
 def test_tiny_max_output_tokens_truncates_with_max_tokens(
     job_client: aiplatform_v1.JobServiceClient, bq_client: bigquery.Client, dataset: str, project: str
 ) -> None:
@@ -1002,7 +1078,7 @@ def test_row_failure_rate_is_reproducible(
     assert failed_ids[0] == failed_ids[1], "the same rows fail on every run"
     sample = next(r for r in output_rows(bq_client, first) if r["status"])
     assert sample["status"].startswith('Too Many Requests: {"error": {"code": 429,')
-    assert sample["response"] == {}
+    assert sample["response"] is None
 
 
 def test_fail_jobs_by_display_name_glob(

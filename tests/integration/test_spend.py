@@ -115,3 +115,35 @@ def test_all_rows_failing_exits_1(demo: DemoProject, local_stack: StackInfo, row
     result = demo.gb("run", "--select", "+review_insights", ok=False)
     assert result.returncode == 1
     assert "every one of the" in result.output
+
+
+def test_a_model_without_max_output_tokens_is_estimated_near_its_cost_and_not_blocked(demo: DemoProject) -> None:
+    # gemini-2.5-flash (thinks by default), a text answer, no max_output_tokens: the 65,535-token ceiling put the
+    # estimate ~100x over the cost before (issue 20); a $1 guard must let the first run through.
+    demo.add_review_batch_model("open_answers", "meta={'max_estimated_cost_usd': 1.0}")
+    demo.dbt("run", "--select", "+open_answers", "--exclude", "open_answers")
+    demo.gb("plan", "--select", "open_answers")
+    first = read_plan(demo)
+    assert (
+        "no answered history" in first["output_tokens_source"]
+        and "typical text answer" in first["output_tokens_source"]
+    )
+    low, likely, ceiling = (
+        first[k] for k in ("estimated_cost_low_usd", "estimated_cost_usd", "estimated_cost_ceiling_usd")
+    )
+    assert 0 < low < likely < 1.0 < ceiling  # the ceiling is shown beside the estimate, not guarded on
+    assert first["thinking_tokens"] > 0  # thinking from the default (dynamic) budget
+    demo.gb("run", "--select", "open_answers")
+    actual = read_results(demo)["estimated_cost_usd"]
+    assert actual / 2 <= likely <= 2 * actual, (likely, actual)
+
+    # with answers, the next plan uses the model's own history
+    demo.append_reviews([f"another added review {i}, the zip broke" for i in range(20)])
+    demo.dbt("seed")
+    demo.dbt("run", "--select", "+open_answers", "--exclude", "open_answers")
+    demo.gb("plan", "--select", "open_answers")
+    more = read_plan(demo)
+    assert more["to_send"] == 20 and "answered requests" in more["output_tokens_source"]
+    assert more["estimated_cost_low_usd"] <= more["estimated_cost_usd"] < more["estimated_cost_ceiling_usd"]
+    per_row = actual / first["to_send"]
+    assert per_row / 2 <= more["estimated_cost_usd"] / 20 <= 2 * per_row

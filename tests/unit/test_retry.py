@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -66,3 +67,27 @@ def test_a_non_loopback_unreachable_service_is_one_sentence_naming_the_host() ->
     assert sentence is not None and sentence.startswith("cannot reach unreachable.invalid ")
     assert "dbt-gemini-batch collect" in sentence
     assert explain(RuntimeError("a bug of ours")) is None  # anything else keeps its traceback
+
+
+def test_a_missing_relation_is_one_sentence_naming_it_and_the_build() -> None:
+    from google.api_core import exceptions as gexc
+
+    sentence = explain(gexc.NotFound("Not found: Table p:d.review_insights__requests"))
+    assert sentence == (
+        "p.d.review_insights__requests does not exist in BigQuery yet: build it with "
+        "`dbt run --select review_insights__requests`, then run the command again."
+    )
+    dataset = explain(gexc.NotFound("Not found: Dataset p:d"))
+    assert dataset is not None and dataset.startswith("p.d does not exist") and "`dbt run`" in dataset
+
+
+def test_a_request_that_got_no_answer_is_one_sentence_naming_the_host() -> None:
+    with socket.socket() as listener:  # accepts (into the backlog) and never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=(1, 0.2))
+        except requests.exceptions.ReadTimeout as exc:
+            sentence = explain(exc)
+    assert sentence is not None and sentence.startswith(f"127.0.0.1:{port} did not answer in time")

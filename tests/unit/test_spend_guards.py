@@ -35,12 +35,16 @@ def test_max_estimated_cost_gives_the_numbers_and_their_sources() -> None:
         input_tokens_source="countTokens on all 120 requests",
         output_tokens=300,
         thinking_tokens=200,
-        output_tokens_source="upper bound",
+        output_tokens_source="the model's 40 answered requests",
+        estimated_cost_low_usd=1.0,
+        estimated_cost_ceiling_usd=90.0,
     )
     stops, _ = guards.problems(over, BatchSettings(max_estimated_cost_usd=2.0))
     assert len(stops) == 1
     assert "$2.5000" in stops[0] and "1000 input tokens: countTokens on all 120 requests" in stops[0]
-    assert "500 output tokens: upper bound" in stops[0]
+    assert "500 output tokens, 200 of them thinking: the model's 40 answered requests" in stops[0]
+    assert "likely cost $2.5000" in stops[0] and "low $1.0000" in stops[0] and "ceiling $90.0000" in stops[0]
+    # the ceiling (every answer at maxOutputTokens) is shown, never what the guard trips on
     assert guards.problems(over, BatchSettings(max_estimated_cost_usd=3.0)) == ([], [])
 
 

@@ -6,10 +6,12 @@
     row is not answered), given_up (no usable answer and never sent again: max_attempts reached, read from the
     setting when the model was built); previous_response and previous_answered_at (the last answer of the row's key
     under an earlier request, _answer_history.sql), when the materialization passes history_relation, and with an
-    output schema one typed previous_<field> column per field, read from previous_response.
+    output schema one typed previous_<field> column per field, read from previous_response. With a cascade
+    (escalations_relation, _escalation.sql): a row the hook escalated shows the second model's answer once it has a
+    successful one, and answered_by names the Gemini model whose answer the row shows.
     The answer is parsed once per row (parsed_response), and its helper columns are not exposed, so a downstream
     model can call parsed_response() on this view again. -#}
-{% macro _joined_view_sql(requests_relation, responses_relation, output_schema=none, settings=none, history_relation=none, key_columns=none) %}
+{% macro _joined_view_sql(requests_relation, responses_relation, output_schema=none, settings=none, history_relation=none, key_columns=none, escalations_relation=none) %}
     {%- set max_attempts = (settings or {}).get('max_attempts', 3) -%}
     {%- set retry_unusable = (settings or {}).get('retry_unusable_answers', true) -%}
     {%- set typed_columns = '' -%}
@@ -34,6 +36,16 @@
     {%- if output_schema is not none -%}
         {%- set answers_from = 'gemini_batch_previous_parsed' -%}
         {%- set helper_columns = helper_columns ~ ', gemini_batch_previous_text, gemini_batch_previous_output' -%}
+    {%- endif -%}
+    {#- A cascade: the escalated rows whose second answer succeeded take that answer (gemini_batch_escalated). -#}
+    {%- set answered_by_column, escalated_join, answer_hash = '', '', 'requests.request_hash' -%}
+    {%- if escalations_relation is not none -%}
+        {%- set answered_by_column = 'case when escalated.request_hash is not null then '
+            ~ gemini_batch._sql_string(settings.escalate_to) ~ " when responses.status = '' then "
+            ~ gemini_batch._sql_string(settings.gemini_model) ~ ' end as answered_by,' -%}
+        {%- set escalated_join = 'left join gemini_batch_escalated as escalated on requests.request_hash = '
+            ~ 'escalated.request_hash and requests.escalation_hash = escalated.escalation_hash' -%}
+        {%- set answer_hash = 'coalesce(escalated.escalation_hash, requests.request_hash)' -%}
     {%- endif -%}
     {%- set retried_states = "'failed', 'truncated', 'invalid_output'" if retry_unusable else "'failed'" -%}
     with
@@ -67,6 +79,17 @@
     ),
 
     {% endif -%}
+    {% if escalations_relation is not none -%}
+    {#- Escalated rows whose second answer succeeded: the row shows that answer (a failed or pending second answer
+        leaves the first one in place). -#}
+    gemini_batch_escalated as (
+        select escalations.request_hash, escalations.escalation_hash
+        from {{ escalations_relation }} as escalations
+        inner join {{ responses_relation }} as second_answers
+            on escalations.escalation_hash = second_answers.request_hash and second_answers.status = ''
+    ),
+
+    {% endif -%}
     gemini_batch_joined as (
         select
             requests.*,
@@ -76,10 +99,10 @@
             responses.job_name,
             responses.attempts,
             responses.updated_at,
-            {{ previous_columns }}
-        from {{ requests_relation }} as requests
+            {{ answered_by_column }}{{ previous_columns }}
+        from {{ requests_relation }} as requests {{ escalated_join }}
         left join {{ responses_relation }} as responses
-            on requests.request_hash = responses.request_hash
+            on {{ answer_hash }} = responses.request_hash
         {{ previous_join }}
     ),
 
@@ -176,5 +199,6 @@
 {#- Columns the package adds to every gemini_batch view (a model's own columns must not use these names). -#}
 {% macro _view_columns() %}
     {{ return(['request_hash', 'response', 'status', 'processed_time', 'job_name', 'attempts', 'updated_at',
-        'output_state', 'output_error', 'given_up', 'previous_response', 'previous_answered_at']) }}
+        'output_state', 'output_error', 'given_up', 'previous_response', 'previous_answered_at', 'answered_by',
+        'escalation_hash']) }}
 {% endmacro %}

@@ -5,8 +5,8 @@
     given up after that. Only hashes of the new m__requests are judged: their requests carry the current schema
     (it is part of request_hash), older answers in the cache were asked with another one.
     Each answer is judged once: `judged_at` records the updated_at of the answer judged (a new answer of the hash
-    changes updated_at, so it is judged again). The hook judges each job's answers right after merging them, through
-    the model's view (gemini_batch/batch/judge.py); this step catches the rest (answers merged while
+    changes updated_at, so it is judged again). The hook judges each job's answers in the statement that writes them,
+    through m__collected_judged (gemini_batch/batch/judge.py); this step catches the rest (answers merged while
     retry_unusable_answers was off, or by an older version of the package), so an unchanged re-run parses no answer.
     An output_schema setting changed without changing the requests (a model that writes its request JSON by hand)
     re-types the view's columns but does not re-judge answers already judged.

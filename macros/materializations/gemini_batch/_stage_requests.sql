@@ -2,7 +2,7 @@
     made a view (scans nothing) so its columns can be checked before anything runs, then executed exactly once by the
     CREATE TABLE AS. Staging relations are raw DDL, not create_view_as/create_table_as: those assert an enforced
     contract, which describes the model's final view, not these. -#}
-{% macro _stage_requests(model_relation, model_sql, gemini_model) %}
+{% macro _stage_requests(model_relation, model_sql, gemini_model, escalate_to=none) %}
     {%- set staging_view = gemini_batch._staging_relation(model_relation, 'view') -%}
     {%- set staging_table = gemini_batch._staging_relation(model_relation, 'table') -%}
     {%- set sql_header = config.get('sql_header', none) -%}
@@ -17,7 +17,7 @@
         {#- JSON is stored as its JSON text: what the hook sends and what the hash covers. -#}
         {%- set request_text = 'to_json_string(staged.request)' if columns.request_type == 'JSON' else 'staged.request' -%}
         {%- call statement('main') -%}
-            {{ gemini_batch._create_requests_table(staging_table, staging_view, request_text, gemini_model) }}
+            {{ gemini_batch._create_requests_table(staging_table, staging_view, request_text, gemini_model, escalate_to) }}
         {%- endcall -%}
     {%- endif -%}
     {#- SQL rather than adapter.drop_relation: bqemulator's tables.delete cannot drop a view (it issues DROP TABLE). -#}

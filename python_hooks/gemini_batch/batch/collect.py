@@ -5,9 +5,10 @@ alike; its objects go with its tables.
 
 A success is never overwritten; a failure keeps its status and counts an attempt (once per job, however often the
 output is merged), so the row is sent again until max_attempts. One collector per answer cache at a time (the
-collect lease, batch/lease.py). The output is checked against what was sent: rows missing from it, or echoing another
-request than the one sent for their hash, are counted in the ledger, reported (on_missing_answers decides whether
-that fails the run) and stay pending; a mismatched row is never merged.
+collect lease, batch/lease.py). Output rows are matched to the requests sent by request_hash alone (output_key_sql),
+never by the request Vertex echoes, which it rewrites. Rows sent but missing from the output are counted in the
+ledger, reported (on_missing_answers decides whether that fails the run) and stay pending; output rows that name no
+request sent (unmatched) are counted, named in a warning and never merged. Every output row's tokens are recorded.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import datetime as dt
 
 from google.cloud import aiplatform_v1
 
-from gemini_batch.batch import gcs, lease
+from gemini_batch.batch import gcs, judge, lease
 from gemini_batch.batch.common import SUCCESS_STATES, NodeOutcome, table_id
 from gemini_batch.batch.context import BatchContext
-from gemini_batch.batch.judge import judge_job_answers
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
+from gemini_batch.prices import price_for
 from gemini_batch.settings import BatchSettings
 
+# Hashes per bounded MERGE of write_to_cache: ~70 bytes each in the SQL text, well within BigQuery's 1 MB limit on a
+# query's text (cloud.google.com/bigquery/quotas#query_jobs).
+RETRIED_PER_STATEMENT = 5000
 FAILED = "JOB_STATE_FAILED"  # the only end that counts against the requests (record_failed_job)
-# (count, usageMetadata field) summed per job for the ledger (the billed tokens of every matching output row)
+# (count, usageMetadata field) summed per job for the ledger (the billed tokens of every output row, matched or not)
 USAGE_FIELDS = (
     ("prompt_tokens", "promptTokenCount"),
     ("output_tokens", "candidatesTokenCount"),
@@ -33,6 +37,32 @@ USAGE_FIELDS = (
     ("cached_tokens", "cachedContentTokenCount"),
     ("total_tokens", "totalTokenCount"),
 )
+UNMATCHED_SAMPLE = 5  # keys of unmatched output rows named in the warning
+# The token counts priced at a model's long-context rates when the request's prompt is above its threshold.
+LONG_CONTEXT_FIELDS = ("prompt_tokens", "output_tokens", "thoughts_tokens", "cached_tokens")
+
+
+def long_context_threshold(settings: BatchSettings) -> int | None:
+    """Prompt tokens above which the model's requests pay the long-context rates (None: one tier), from the price
+    registry (data/gemini_prices.csv; the dbt var gemini_batch_prices is not read here)."""
+    price = price_for(settings.gemini_model, dt.datetime.now(dt.UTC).date())
+    return price.long_context_threshold if price else None
+
+
+def long_context_sums(threshold: int | None) -> str:
+    """Select items summing each token count over the output rows whose promptTokenCount is above `threshold`.
+
+    Every row, matched or not: Google bills each row it answered. Priced per request, so the ledger keeps them apart
+    from the job's totals (token_cost prices them at the *_long rates)."""
+    if threshold is None:
+        return ""
+    fields = dict(USAGE_FIELDS)
+    prompt = "safe_cast(json_value(response, '$.usageMetadata.promptTokenCount') as int64)"
+    return "".join(
+        f",\nsum(if({prompt} > {int(threshold):d}, "
+        f"safe_cast(json_value(response, '$.usageMetadata.{fields[name]}') as int64), null)) as long_context_{name}"
+        for name in LONG_CONTEXT_FIELDS
+    )
 
 
 def collect(
@@ -44,8 +74,10 @@ def collect(
     outcome: NodeOutcome,
 ) -> None:
     """Collect one finished job holding the answer cache's collect lease: one collector at a time, and a job another
-    run collected meanwhile is not merged or counted again."""
-    with lease.held(ctx, node, lease.COLLECT):
+    run collected meanwhile is not merged or counted again. The lease is proved (batch/lease.py, fencing) before the
+    merge, before the ledger event and before the job's tables are dropped: a collector paused past its lease while
+    another run took over raises LeaseLost there and writes nothing more."""
+    with lease.held(ctx, node, lease.COLLECT) as held:
         current = ctx.ledger.current(entry)
         if current is not None and current.is_collected:
             short = (entry.job_name or "").rsplit("/", 1)[-1]
@@ -53,7 +85,7 @@ def collect(
             for key in ("state", "collected_at", "succeeded_count", "failed_count"):
                 setattr(entry, key, getattr(current, key))
             return
-        _collect(ctx, node, settings, entry, job, outcome)
+        _collect(ctx, node, settings, entry, job, outcome, held)
 
 
 def _collect(
@@ -63,7 +95,9 @@ def _collect(
     entry: LedgerEntry,
     job: aiplatform_v1.BatchPredictionJob,
     outcome: NodeOutcome,
+    held: lease.Lease,
 ) -> None:
+    lease.prove(ctx, held, "merging a job's answers")
     state = job.state.name
     error = job.error.message if job.error and job.error.message else None
     counts: dict[str, int] = {}
@@ -78,12 +112,25 @@ def _collect(
     sent = entry.input_table if ctx.table_exists(entry.input_table) else None
     # Rows already written are kept whatever the job's end: a cancelled or failed job may have answered some.
     if output_exists:
-        counts = merge_output(ctx, node, output, entry.job_name or "", sent)
-        if settings.retry_unusable_answers and counts.get("succeeded", 0):
-            judge_job_answers(ctx, node, entry.job_name or "")
+        counts = merge_output(
+            ctx,
+            node,
+            output,
+            entry.job_name or "",
+            sent,
+            judge_answers=settings.retry_unusable_answers,
+            threshold=long_context_threshold(settings),
+        )
     elif sent:
         counts = {"missing": int(ctx.sql(f"select count(*) as n from `{sent}`", node=node.unique_id)[0]["n"])}
     finished = job.end_time if job.end_time else dt.datetime.now(dt.UTC)
+    lease.prove(ctx, held, "recording a collected job in the ledger")
+    current = ctx.ledger.current(entry)
+    if current is not None and current.is_collected:
+        # another run collected it (and may have dropped its tables, so our counts would be zeros): its event stands
+        ctx.progress.say(f"{node.name}: job {(entry.job_name or '').rsplit('/', 1)[-1]} was collected by another run")
+        return
+    entry.lease_token = held.token
     # Written after the merge; a kill in between re-runs the merge, which changes nothing the second time.
     ctx.ledger.update(
         entry,
@@ -99,6 +146,7 @@ def _collect(
         total_tokens=counts.get("total_tokens", 0),
         missing_count=counts.get("missing") if sent else None,
         mismatched_count=counts.get("mismatched", 0),
+        **{f"long_context_{name}": counts.get(f"long_context_{name}", 0) for name in LONG_CONTEXT_FIELDS},
         finished_at=finished,
         collected_at=dt.datetime.now(dt.UTC),
     )
@@ -130,6 +178,7 @@ def _collect(
             + "; its unanswered requests stay pending and are sent again on the next run"
         )
     if not settings.keep_job_tables:
+        lease.prove(ctx, held, "dropping a collected job's tables")
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)
         if output_exists:
             ctx.bq.delete_table(output, not_found_ok=True)
@@ -161,30 +210,34 @@ def record_failed_job(
     _add_failed_jobs_column(ctx, node)
     failed = f"batch job {short} failed" + (f": {error}" if error else "")
     given_up = f"given up after {settings.max_failed_jobs} failed batch jobs; last: {failed}"
-    ctx.sql(
-        f"""
-        merge `{node.responses_table}` as target
-        using (
+    gives_up = "coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs"
+    write_to_cache(
+        ctx,
+        node,
+        source_sql=f"""
             select request_hash, any_value(request) as request
             from `{sent}`
             where request_hash is not null
-            group by request_hash
-        ) as source
-        on target.request_hash = source.request_hash
-        when matched and (target.status is null or target.status != '')
-            and coalesce(target.job_name, '') != @job_name then update set
-            status = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs, @given_up, target.status),
-            attempts = if(coalesce(target.failed_jobs, 0) + 1 >= @max_failed_jobs,
-                greatest(coalesce(target.attempts, 0), @max_attempts), coalesce(target.attempts, 0)),
-            failed_jobs = coalesce(target.failed_jobs, 0) + 1,
-            job_name = @job_name,
-            updated_at = current_timestamp()
-        when not matched then insert
-            (request_hash, request, response, status, processed_time, job_name, attempts, failed_jobs, updated_at)
-            values (source.request_hash, source.request, null, if(1 >= @max_failed_jobs, @given_up, null), null,
-                @job_name, if(1 >= @max_failed_jobs, @max_attempts, 0), 1, current_timestamp())
-        """,
-        node=node.unique_id,
+            group by request_hash""",
+        insert={
+            "request_hash": "source.request_hash",
+            "request": "source.request",
+            "response": "null",
+            "status": "if(1 >= @max_failed_jobs, @given_up, null)",
+            "processed_time": "null",
+            "job_name": "@job_name",
+            "attempts": "if(1 >= @max_failed_jobs, @max_attempts, 0)",
+            "failed_jobs": "1",
+            "updated_at": "current_timestamp()",
+        },
+        update={
+            "status": f"if({gives_up}, @given_up, target.status)",
+            "attempts": f"if({gives_up}, greatest(coalesce(target.attempts, 0), @max_attempts), "
+            "coalesce(target.attempts, 0))",
+            "failed_jobs": "coalesce(target.failed_jobs, 0) + 1",
+            "job_name": "@job_name",
+            "updated_at": "current_timestamp()",
+        },
         job_name=job_name,
         given_up=given_up,
         max_failed_jobs=settings.max_failed_jobs,
@@ -217,21 +270,15 @@ def _report_shortfall(
     counts: dict[str, int],
     outcome: NodeOutcome,
 ) -> None:
-    """A job that succeeded but did not answer or fail every row sent, or echoed a request other than the one sent."""
-    missing, mismatched = counts.get("missing", 0), counts.get("mismatched", 0)
-    if not missing and not mismatched:
+    """A job that succeeded but did not answer or fail every row sent (unmatched output rows are warned about by
+    merge_output whatever the job's end)."""
+    missing = counts.get("missing", 0)
+    if not missing:
         return
-    outcome.missing += missing  # a mismatched row's hash is among the missing ones
-    problems = []
-    if missing:
-        problems.append(f"{missing} of the rows sent have no answer or failure in its output")
-    if mismatched:
-        problems.append(
-            f"{mismatched} output row(s) echo a request other than the one sent for their hash (not merged)"
-        )
+    outcome.missing += missing
     message = (
-        f"{node.name}: batch job {short} succeeded but {' and '.join(problems)}; those requests stay pending and are "
-        "sent again on the next run"
+        f"{node.name}: batch job {short} succeeded but {missing} of the rows sent have no answer or failure in its "
+        "output; those requests stay pending and are sent again on the next run"
     )
     if settings.on_missing_answers == "error":
         outcome.errors.append(message + " (on_missing_answers: error; set it to warn to only report this)")
@@ -260,48 +307,91 @@ def output_candidates(entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob)
     return candidates
 
 
-def merge_output(
-    ctx: BatchContext, node: BatchNode, output: str, job_name: str, sent: str | None = None
-) -> dict[str, int]:
-    """Merge one job's output into m__responses; returns the output's row counts and token sums, and how many rows
-    sent are missing from it and how many of its rows do not match what was sent (`sent`: the job's input table).
+def output_key_sql(schema: dict[str, str], request: str) -> str:
+    """SQL for the request_hash an output row answers, from what Vertex is documented to pass through, never from
+    the echoed request itself (Vertex rewrites it: keys sorted, absent part fields added as null; see
+    ../shared/reference/vertex-output-shapes.md and the notebook it cites):
+    - the `request_hash` column/key: a BigQuery input's other columns "are ignored for content generation but included
+      in the output table" (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-bigquery,
+      "Prepare inputs"); a JSONL line's other keys are echoed, and the Cloud Storage transport writes them `gb-<hash>`
+      (batch/gcs.py), so the prefix is dropped;
+    - else the request's labels gcs.HASH_LABELS, echoed with the request.
+    `request` is the output's request as SQL (STRING or JSON, json_value reads both).
+    """
+    column = "request_hash" if "request_hash" in schema else "cast(null as string)"
+    if schema.get("request_hash", "STRING") != "STRING":  # a sibling key the importer read as a number
+        column = f"cast({column} as string)"
+    prefix = gcs.KEY_PREFIX
+    sibling = f"nullif(if(starts_with({column}, '{prefix}'), substr({column}, {len(prefix) + 1}), {column}), '')"
+    labels = ", ".join(f"json_value({request}, '$.labels.{label}')" for label, _, _ in gcs.HASH_LABELS)
+    return f"coalesce({sibling}, nullif(concat({labels}), ''))"
 
-    Exactly once: a row this job already merged (target.job_name = this job) is never updated again, so merging the
-    same output twice, e.g. after a kill between the merge and the ledger's "collected" event, counts no attempt twice.
+
+def merge_output(
+    ctx: BatchContext,
+    node: BatchNode,
+    output: str,
+    job_name: str,
+    sent: str | None = None,
+    judge_answers: bool = False,
+    threshold: int | None = None,
+) -> dict[str, int]:
+    """Write one job's output into m__responses; returns the output's row counts and token sums, how many rows sent
+    are missing from it and how many of its rows are unmatched (`sent`: the job's input table). With `judge_answers`,
+    each answer is judged (batch/judge.py) in the statement that writes it.
+
+    An output row answers the request whose hash it carries (output_key_sql); it is written when that hash was sent
+    in this job. A row with no readable hash, or one this job did not send, is unmatched: counted, its tokens still
+    summed (Google bills every row it answered), never written. The request cached is the one sent, not Vertex's
+    re-serialised echo; without `sent` (a job from before the check, or an input table dropped by hand) the echo is
+    cached and every keyed row written.
+
+    The output is read once into m__collected (the job's rows only), and written from there: new hashes by an INSERT
+    (reads the cache's request_hash column, never the whole table), the few hashes the cache already has with a
+    failure by a MERGE bounded to them (write_to_cache). Exactly once: a row this job already wrote (target.job_name
+    = this job) is never updated again, so writing the same output twice, e.g. after a kill between the write and the
+    ledger's "collected" event, counts no attempt twice.
     """
     schema = {f.name: f.field_type.upper() for f in ctx.bq.get_table(output).schema}
     # Vertex documents `response` as JSON; read a STRING one too rather than trust an unverified detail. 'round': the
     # default 'exact' mode turns a number that does not round-trip through a double (a long avgLogprobs, an integer
     # above 2^53) into an error, which SAFE. makes NULL: the answer would be lost (zetasql json_value.cc).
-    response = (
-        "response" if schema.get("response") == "JSON" else "safe.parse_json(response, wide_number_mode => 'round')"
-    )
+    # A failed JSONL line has no `response` at all (Google's Cloud Storage page), which loads as NULL.
+    if "response" not in schema:
+        response = "cast(null as json)"
+    elif schema["response"] == "JSON":
+        response = "response"
+    else:
+        response = "safe.parse_json(response, wide_number_mode => 'round')"
     # The cache keeps the request as text; the output echoes the input's type, which we wrote as STRING.
     request = "to_json_string(request)" if schema.get("request") == "JSON" else "request"
     processed = "processed_time" if "processed_time" in schema else "current_timestamp()"
-    # An output row is merged only when its hash was sent in this job with the same request: Vertex echoes the input
-    # row's `request`; a different one (a row of another job, a changed input) would cache an answer under a hash
-    # it does not answer. Compared as text, then as JSON re-serialised (whitespace or key order may differ).
-    # The input's other columns (request_hash) "are ignored for content generation but included in the output table"
-    # (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-bigquery, "Prepare inputs").
+    key = output_key_sql(schema, "request")
     if sent:
-        # CASE, not OR: only the rows whose text differs are parsed (an OR may evaluate both sides for every row).
-        same = """case when output.request = sent.request then true
-            else to_json_string(safe.parse_json(output.request, wide_number_mode => 'round'))
-                = to_json_string(safe.parse_json(sent.request, wide_number_mode => 'round')) end"""
-        matches = f"coalesce(sent.request_hash is not null and {same}, false)"
-        sent_join = f"left join `{sent}` as sent on output.request_hash = sent.request_hash"
+        sent_rows = f"select request_hash, any_value(request) as request from `{sent}` group by request_hash"
+        matched = "sent.request_hash is not null"
+        cached_request = "coalesce(sent.request, output.request)"
+        sent_join = f"left join ({sent_rows}) as sent on output.request_hash = sent.request_hash"
     else:
-        matches, sent_join = "true", ""
-    # One reading of the output for the merge and the counts. A row without a status counts as answered only when it
-    # has a response: no response, or `{}` (what Vertex writes for a failed row), is a failure, sent again later.
-    rows_sql = f"""
+        matched, cached_request, sent_join = "output.request_hash is not null", "output.request", ""
+    # One reading of the output for the write and the counts: m__collected (the materialization's
+    # m__collected_judged view reads its columns, _collected_columns). A row without a status counts as answered only
+    # when it has a response: no response, or `{}` (what Vertex writes for a failed row), is a failure, sent again.
+    ctx.sql(
+        f"""
+        create or replace table `{node.collected_table}` {_expiring_in_a_day()} as
         select
-            output.*,
-            {matches} as matches
+            output.request_hash,
+            {cached_request} as request,
+            output.response,
+            output.status,
+            output.processed_time,
+            {matched} as matches,
+            output.raw_key
         from (
             select
-                request_hash,
+                {key} as request_hash,
+                {"cast(request_hash as string)" if "request_hash" in schema else "cast(null as string)"} as raw_key,
                 {request} as request,
                 {response} as response,
                 case
@@ -309,59 +399,169 @@ def merge_output(
                     when {response} is null or to_json_string({response}) = '{{}}' then 'empty response'
                     else ''
                 end as status,
-                {processed} as processed_time
+                cast({processed} as timestamp) as processed_time
             from `{output}`
         ) as output
         {sent_join}
-    """
-    ctx.sql(
-        f"""
-        merge `{node.responses_table}` as target
-        using (
-            select request_hash, request, response, status, processed_time
-            from ({rows_sql})
+        """,
+        node=node.unique_id,
+    )
+    judged = judge.judged_source(ctx, node) if judge_answers else None
+    # The answers judged once here are not parsed again: judged_at = updated_at (as _mark_unusable_answers writes).
+    status = judge.judged_status_sql("source") if judged else "source.status"
+    judged_at = "if(source.status = '', current_timestamp(), null)" if judged else "cast(null as timestamp)"
+    columns = "request_hash, request, response, status, processed_time" + (", output_state" if judged else "")
+    write_to_cache(
+        ctx,
+        node,
+        source_sql=f"""
+            select {columns}
+            from `{judged or node.collected_table}`
             where request_hash is not null and matches
             qualify row_number() over (
                 partition by request_hash
                 order by if(status = '', 0, 1), processed_time desc
-            ) = 1
-        ) as source
-        on target.request_hash = source.request_hash
-        -- never overwrite a success; never merge this job's row twice (attempts counted once per job)
-        when matched and (target.status is null or target.status != '')
-            and coalesce(target.job_name, '') != @job_name then update set
-            response = source.response,
-            status = source.status,
-            processed_time = source.processed_time,
-            job_name = @job_name,
-            attempts = coalesce(target.attempts, 0) + 1,
-            updated_at = current_timestamp()
-        when not matched then insert
-            (request_hash, request, response, status, processed_time, job_name, attempts, updated_at)
-            values (source.request_hash, source.request, source.response, source.status,
-                source.processed_time, @job_name, 1, current_timestamp())
-        """,
-        node=node.unique_id,
+            ) = 1""",
+        insert={
+            "request_hash": "source.request_hash",
+            "request": "source.request",
+            "response": "source.response",
+            "status": status,
+            "processed_time": "source.processed_time",
+            "job_name": "@job_name",
+            "attempts": "1",
+            "updated_at": "current_timestamp()",
+            **({"judged_at": judged_at} if judged else {}),
+        },
+        update={
+            "response": "source.response",
+            "status": status,
+            "processed_time": "source.processed_time",
+            "job_name": "@job_name",
+            "attempts": "coalesce(target.attempts, 0) + 1",
+            "updated_at": "current_timestamp()",
+            **({"judged_at": judged_at} if judged else {}),
+        },
         job_name=job_name,
+        **({"prefix": judge.UNUSABLE_STATUS_PREFIX} if judged else {}),
     )
-    # The counts and the shortfall in one reading of the output. Missing: hashes sent without a matching output row,
-    # neither answered nor failed (they stay pending).
+    # The counts and the shortfall in one reading of the job's rows. Missing: hashes sent without a matching output
+    # row, neither answered nor failed (they stay pending). Tokens: every output row's, matched or not.
     tokens = ",\n".join(
-        f"sum(if(matches, safe_cast(json_value(response, '$.usageMetadata.{field}') as int64), null)) as {name}"
+        f"sum(safe_cast(json_value(response, '$.usageMetadata.{field}') as int64)) as {name}"
         for name, field in USAGE_FIELDS
     )
-    sent_rows = f"(select count(distinct request_hash) from `{sent}`)" if sent else "cast(null as int64)"
+    tokens += long_context_sums(threshold)  # of the requests above the model's long-context threshold
+    sent_count = f"(select count(distinct request_hash) from `{sent}`)" if sent else "cast(null as int64)"
     rows = ctx.sql(
         f"""
         select
             countif(matches and status = '') as succeeded,
             countif(matches and status != '') as failed,
-            countif(request_hash is null or not matches) as mismatched,
+            countif(not matches) as mismatched,
             {tokens},
-            {sent_rows} - count(distinct if(matches, request_hash, null)) as missing
-        from ({rows_sql})
+            {sent_count} - count(distinct if(matches, request_hash, null)) as missing
+        from `{node.collected_table}`
         """,
         node=node.unique_id,
     )
-    counts = {k: int(v or 0) for k, v in dict(rows[0]).items() if k != "missing" or sent}
+    counts: dict[str, int] = {k: int(v or 0) for k, v in dict(rows[0]).items() if k != "missing" or sent}
+    if counts.get("mismatched"):
+        samples = ctx.sql(
+            f"""
+            select coalesce(nullif(raw_key, ''), request_hash, '(no key)') as key
+            from `{node.collected_table}`
+            where not matches
+            order by key
+            limit {UNMATCHED_SAMPLE}
+            """,
+            node=node.unique_id,
+        )
+        counts_keys = [str(r["key"]) for r in samples]
+        ctx.progress.say(
+            f"WARNING {node.name}: {counts['mismatched']} output row(s) of batch job {job_name.rsplit('/', 1)[-1]} "
+            f"name no request sent in it (not merged; their tokens are in the ledger); keys: {', '.join(counts_keys)}"
+        )
     return counts
+
+
+def write_to_cache(
+    ctx: BatchContext,
+    node: BatchNode,
+    source_sql: str,
+    insert: dict[str, str],
+    update: dict[str, str],
+    job_name: str,
+    **params: object,
+) -> None:
+    """Write a job's rows (`source_sql`: one row per request_hash, alias `source` in the expressions) to m__responses
+    without a statement that bills the whole cache.
+
+    On-demand BigQuery bills a MERGE or UPDATE as the bytes it reads plus the whole target table (or the partitions or
+    blocks it touches), an INSERT only as the bytes its query reads
+    (cloud.google.com/bigquery/pricing#dml_pricing_for_non-partitioned_tables). So: (1) the hashes the cache already
+    has without a success are read first (the cache's request_hash and status columns); (2) an INSERT writes every
+    hash the cache does not have (it reads the cache's request_hash column); (3) only the hashes of (1) get a MERGE,
+    at most RETRIED_PER_STATEMENT per statement, filtered on the target's clustering column request_hash by a list of
+    constants, which BigQuery prunes to the blocks holding them (cloud.google.com/bigquery/docs/clustered-tables,
+    "block pruning"; a join or subquery condition prunes nothing). A success is never overwritten, and a row this job
+    already wrote (job_name) never again: exactly once per job, however often it is written.
+    """
+    responses = node.responses_table
+    retried = sorted(
+        str(row["request_hash"])
+        for row in ctx.sql(
+            f"""
+            select distinct source.request_hash
+            from ({source_sql}) as source
+            inner join (select request_hash, status from `{responses}`) as cached
+                on source.request_hash = cached.request_hash
+            where cached.status is null or cached.status != ''
+            """,
+            node=node.unique_id,
+            **params,
+        )
+    )
+    names = ", ".join(insert)
+    ctx.sql(
+        f"""
+        insert into `{responses}` ({names})
+        select {", ".join(insert.values())}
+        from ({source_sql}) as source
+        where source.request_hash not in (select request_hash from `{responses}` where request_hash is not null)
+        """,
+        node=node.unique_id,
+        job_name=job_name,
+        **params,
+    )
+    assignments = ",\n            ".join(f"{column} = {value}" for column, value in update.items())
+    for start in range(0, len(retried), RETRIED_PER_STATEMENT):
+        hashes = ", ".join(_string_literal(h) for h in retried[start : start + RETRIED_PER_STATEMENT])
+        ctx.sql(
+            f"""
+            merge `{responses}` as target
+            using (
+                select * from ({source_sql}) where request_hash in ({hashes})
+            ) as source
+            on target.request_hash = source.request_hash and target.request_hash in ({hashes})
+            -- never overwrite a success; never write this job's row twice (attempts counted once per job)
+            when matched and (target.status is null or target.status != '')
+                and coalesce(target.job_name, '') != @job_name then update set
+            {assignments}
+            when not matched then insert ({names})
+                values ({", ".join(insert.values())})
+            """,
+            node=node.unique_id,
+            job_name=job_name,
+            **params,
+        )
+
+
+def _string_literal(value: str) -> str:
+    """A BigQuery string literal of any text (a request hash is hex, but the output's hashes are data)."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    return f"'{escaped}'"
+
+
+def _expiring_in_a_day() -> str:
+    return "options (expiration_timestamp = timestamp_add(current_timestamp(), interval 1 day))"

@@ -8,7 +8,8 @@ cap is shared by every model. Per model the steps are those of the package docst
   2. the pending hashes are split into hash buckets (submit.plan_chunks) and queued;
   3. a bucket is written and submitted while the model has fewer than max_jobs_in_flight_per_model jobs in flight and
      the invocation fewer than the project cap;
-  4. each job is merged (collect) as soon as it ends, which frees a place for the next bucket.
+  4. each job is merged (collect) as soon as it ends, which frees a place for the next bucket;
+  5. a cascade (escalate_to): once the first tier is all merged, its matching rows go out as a second tier's flight.
 The default caps follow Vertex's documented limit of 8 concurrent Gemini batch prediction jobs (cloud.google.com/
 vertex-ai/generative-ai/docs/quotas, "Concurrent batch prediction request limits": Gemini models 8; more jobs are
 queued by Vertex, not refused, so a higher cap only queues on Google's side).
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from google.cloud import aiplatform_v1
 
 from gemini_batch.batch import collect as collect_step
-from gemini_batch.batch import lease
+from gemini_batch.batch import escalate, lease
 from gemini_batch.batch import submit as submit_step
 from gemini_batch.batch.common import TERMINAL_STATES, BatchError, Interrupted, NodeOutcome
 from gemini_batch.batch.context import BatchContext
@@ -91,13 +92,42 @@ class Flights:
             self.ctx.progress.say(
                 f"{node.name}: {len(open_jobs)} job(s) from an earlier run not collected yet, resuming"
             )
-        for entry in open_jobs:
-            if entry.state == SUBMITTING:
-                submit_step.recover_submitting(self.ctx, settings, entry)
-            if entry.job_name:
-                flight.in_flight.append(entry)
+        if any(entry.state == SUBMITTING for entry in open_jobs):
+            try:
+                open_jobs = self._recover(flight, open_jobs)
+            except lease.LeaseLost as exc:
+                self._lost(flight, exc)
+                return flight
+            except BatchError as exc:  # the lease stayed busy, or a job that exists cannot be listed yet
+                flight.stopped = True
+                flight.outcome.errors.append(str(exc))
+                self.ctx.progress.say(f"ERROR {exc}")
+                return flight
+        flight.in_flight.extend(entry for entry in open_jobs if entry.job_name and not entry.is_collected)
         self.pump()
         return flight
+
+    def _recover(self, flight: ModelFlight, open_jobs: list[LedgerEntry]) -> list[LedgerEntry]:
+        """Resolve the SUBMITTING rows under the submit lease (item: recovery never runs outside it). Each row is read
+        again once the lease is ours: the run that wrote it may have finished its create meanwhile."""
+        resolved = []
+        with lease.held(self.ctx, flight.node, lease.SUBMIT) as held:
+            for entry in open_jobs:
+                if entry.state == SUBMITTING:
+                    entry = self.ctx.ledger.current(entry) or entry
+                if entry.state == SUBMITTING:
+                    submit_step.recover_submitting(self.ctx, flight.settings, entry, held)
+                resolved.append(entry)
+        return resolved
+
+    def _lost(self, flight: ModelFlight, exc: lease.LeaseLost) -> None:
+        """This run lost the model's lease: stop submitting and merging for it; its jobs stay in the ledger for the
+        run holding the lease (or the next one)."""
+        flight.stopped = True
+        flight.plan = None
+        flight.in_flight.clear()
+        flight.outcome.errors.append(str(exc))
+        self.ctx.progress.say(f"ERROR {exc}")
 
     def in_flight(self) -> int:
         return sum(len(f.in_flight) for f in self.models.values())
@@ -111,6 +141,8 @@ class Flights:
                 needs_plan = not flight.planned and not flight.in_flight
                 if needs_plan or (flight.plan and flight.plan.queued and self._room(flight)):
                     self._submit_exclusively(flight, needs_plan)
+            except lease.LeaseLost as exc:
+                self._lost(flight, exc)
             except BatchError as exc:
                 flight.stopped = True
                 flight.outcome.errors.append(str(exc))
@@ -126,7 +158,7 @@ class Flights:
         processes and machines. Under the lease, jobs of this cache that another run has in flight are adopted instead
         of sending their rows again (their hashes are not answered yet, so a pending count would include them), and
         this run's own queue is planned again once they are merged."""
-        with lease.held(self.ctx, flight.node, lease.SUBMIT):
+        with lease.held(self.ctx, flight.node, lease.SUBMIT) as held:
             own = {entry.input_table for entry in flight.in_flight}
             others = [
                 entry
@@ -144,10 +176,17 @@ class Flights:
                 flight.planned = False
                 return
             if needs_plan:
+                adopted = submit_step.adopt_unknown_jobs(self.ctx, flight.node, flight.settings, held)
+                flight.in_flight.extend(adopted)
+                if adopted:
+                    return  # planned once they are merged
+            if needs_plan:
                 flight.planned = True
                 flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
             while flight.plan and flight.plan.queued and self._room(flight):
-                entry = submit_step.submit_chunk(self.ctx, flight.node, flight.settings, flight.plan, flight.outcome)
+                entry = submit_step.submit_chunk(
+                    self.ctx, flight.node, flight.settings, flight.plan, flight.outcome, held
+                )
                 flight.in_flight.append(entry)
 
     # -- waiting -----------------------------------------------------------------------------------------------
@@ -161,14 +200,35 @@ class Flights:
                     flight.in_flight.remove(entry)
                     try:
                         collect_step.collect(self.ctx, flight.node, flight.settings, entry, job, flight.outcome)
+                    except lease.LeaseLost as exc:
+                        self._lost(flight, exc)
+                        break
                     except BatchError as exc:
                         flight.outcome.errors.append(str(exc))
         self.pump()
+        done = []
         for flight in self.models.values():
             # every job of the model merged: max_error_ratio over what this run collected (spend/guards.py)
             if flight.planned and not flight.in_flight and not flight.queued and not flight.checked:
                 flight.checked = True
                 spend_guards.check_after_collection(flight.node, flight.settings, flight.outcome)
+                done.append(flight)
+        for flight in done:
+            self._escalate(flight)
+
+    def _escalate(self, flight: ModelFlight) -> None:
+        """A cascade's following round (escalate.py): the first tier is all merged, so decide which of its rows the
+        second model answers again and put that tier in flight with the others."""
+        if not flight.settings.escalate_to or flight.outcome.errors or isinstance(flight.node, escalate.EscalationNode):
+            return
+        try:
+            escalate.decide(self.ctx, flight.node, flight.settings)
+        except BatchError as exc:
+            flight.outcome.errors.append(str(exc))
+            self.ctx.progress.say(f"ERROR {exc}")
+            return
+        tier, settings = escalate.second_tier(flight.node, flight.settings)
+        self.add(tier, settings)
 
     def _report(
         self, flight: ModelFlight, entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob, started: float

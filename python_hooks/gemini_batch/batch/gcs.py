@@ -4,11 +4,18 @@ back as JSONL, both moved by BigQuery itself (EXPORT DATA out, a load job in); n
 Everything else is the BigQuery transport's: the chunk's input table (written by submit.py, kept until collect as the
 record of what was sent), the ledger row (input_table, output_table = the loaded table), collect.merge_output. Where a
 job's files live is derived from its input table, so it is unique per chunk and submission:
-    <gcs_prefix>/<input table name>/input/requests-*.jsonl     `{"request_hash": ..., "request": {...}}` per line
+    <gcs_prefix>/<input table name>/input/requests-*.jsonl     `{"request_hash": "gb-<hash>", "request": {...}}`
     <gcs_prefix>/<input table name>/output/                    gcsDestination.outputUriPrefix
 Vertex writes `<outputUriPrefix>/prediction-model-<timestamp>/predictions.jsonl`, echoing each input line's other keys
-(request_hash) next to `status`, `processed_time`, `request` and `response`
-(cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-cloud-storage).
+next to `status`, `processed_time`, `request` and `response`
+(cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-from-cloud-storage), in any order.
+
+Each line carries its request's hash twice, and collect reads whichever comes back (collect.output_key_sql): as the
+sibling key `request_hash`, prefixed `gb-` so it never looks like a number (Vertex's import infers a type per key
+and is reported to turn a numeric-looking string such as "000000" into 0), and inside the request's own `labels`
+(GenerateContentRequest.labels, echoed with the request), split into two labels because a label value holds at
+most 63 characters. The echoed request itself is never compared with what was sent: Vertex rewrites it (keys
+sorted, absent part fields added as null; ../shared/reference/vertex-output-shapes.md).
 """
 
 from __future__ import annotations
@@ -35,6 +42,10 @@ OUTPUT_SCHEMA = [
     bigquery.SchemaField("processed_time", "TIMESTAMP"),
 ]
 _WILDCARD = re.compile(r"[*?\[]")
+KEY_PREFIX = "gb-"  # request_hash of a JSONL line: `gb-<hash>`, never numeric-looking
+# The request labels that carry the hash: (label key, 1-based start in the 64-character hex hash, length). A label
+# value is at most 63 characters (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/add-labels-to-api-calls).
+HASH_LABELS = (("gemini_batch_hash", 1, 32), ("gemini_batch_hash_2", 33, 32))
 
 
 def job_folder(gcs_prefix: str, input_table: str) -> str:
@@ -60,15 +71,36 @@ def export_requests(ctx: BatchContext, node: BatchNode, input_table: str, uri: s
 
     `request` is stored as JSON text; parse_json makes it a JSON value, which a JSON export writes as an object, as
     Vertex wants it ('round': a number that does not round-trip through a double is rounded rather than refused).
+    The hash goes out as the `gb-` sibling key and in the request's labels (see the module's docstring); the labels
+    are added to the copy sent, not to the request cached, so request_hash still hashes what the model built.
     """
     ctx.sql(
         f"""
         export data options (uri = '{uri}', format = 'JSON', overwrite = true) as
-        select request_hash, parse_json(request, wide_number_mode => 'round') as request
+        select concat('{KEY_PREFIX}', request_hash) as request_hash, {sent_request_sql()} as request
         from `{input_table}`
         """,
         node=node.unique_id,
     )
+
+
+def sent_request_sql(request: str = "request", request_hash: str = "request_hash") -> str:
+    """The request as a JSONL line carries it: a JSON value with the hash in its labels (HASH_LABELS)."""
+    sent = f"parse_json({request}, wide_number_mode => 'round')"
+    for label, start, length in HASH_LABELS:  # one JSON_SET per path: the form every engine accepts
+        sent = f"json_set({sent}, '$.labels.{label}', substr({request_hash}, {start}, {length}))"
+    return sent
+
+
+# Bytes of a JSONL line around its request: `{"request_hash":"gb-<64 hex>","request":}` and the newline, with room
+# for spaces after the separators.
+LINE_OVERHEAD_BYTES = 100
+
+
+def line_bytes_sql(request: str, request_hash: str) -> str:
+    """SQL for the bytes of one request's line in the exported JSONL, written as BigQuery writes JSON (which may escape
+    characters the model's text kept raw): what Vertex's 1 GB input limit counts."""
+    return f"byte_length(to_json_string({sent_request_sql(request, request_hash)})) + {LINE_OVERHEAD_BYTES:d}"
 
 
 def input_config(uri: str) -> aiplatform_v1.BatchPredictionJob.InputConfig:

@@ -34,7 +34,7 @@ class BadRequest(ValueError):
 @dataclass(frozen=True)
 class CheckedRequest:
     body: dict[str, Any]  # normalized: camelCase keys everywhere except user-named schema properties
-    key: str  # sha256 of the canonical JSON: the identity used for determinism and row-fault picks
+    key: str  # sha256 of the canonical JSON without labels: the identity used for determinism and row-fault picks
     # Metadata of the Cloud Storage objects the fileData parts name (gcs_io.ObjectInfo), when the emulator can see
     # them: the deterministic responder answers from it.
     files: tuple[Any, ...] = ()
@@ -198,14 +198,24 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _without_labels(request: Any) -> Any:
+    """The request minus `labels`: labels are "used for billing and reporting only" (GenerateContentRequest.labels,
+    cloud.google.com/vertex-ai/generative-ai/docs/reference/rest/v1/GenerateContentRequest), so a request sent with
+    other labels is answered (and faulted) alike."""
+    if isinstance(request, dict) and "labels" in request:
+        return {k: v for k, v in request.items() if k != "labels"}
+    return request
+
+
 def request_key(raw: Any) -> str:
-    """sha256 of the request as given (canonical JSON when it parses), for rows that are refused too."""
+    """sha256 of the request as given (canonical JSON when it parses, labels left out), for rows that are refused
+    too."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError:
             return hashlib.sha256(raw.encode()).hexdigest()
-    return hashlib.sha256(canonical_json(raw).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(_without_labels(raw)).encode()).hexdigest()
 
 
 def check_request(raw: Any) -> CheckedRequest:
@@ -249,7 +259,7 @@ def check_request(raw: Any) -> CheckedRequest:
         body["generationConfig"] = _generation_config(body["generationConfig"])
     if body.get("labels") is not None:
         body["labels"] = _check_labels(body["labels"])
-    return CheckedRequest(body=body, key=hashlib.sha256(canonical_json(body).encode()).hexdigest())
+    return CheckedRequest(body=body, key=hashlib.sha256(canonical_json(_without_labels(body)).encode()).hexdigest())
 
 
 def texts(content: dict[str, Any]) -> list[str]:

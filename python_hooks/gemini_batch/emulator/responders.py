@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from gemini_batch.emulator.clock import rfc3339
 from gemini_batch.emulator.config import EmulatorConfig
 from gemini_batch.emulator.prompt_signals import read_prompt
-from gemini_batch.emulator.request_check import CheckedRequest, prompt_text, user_text
+from gemini_batch.emulator.request_check import CheckedRequest, prompt_text, texts, user_text
 from gemini_batch.emulator.schema_values import make_value
 
 CHARS_PER_TOKEN = 4
@@ -199,10 +199,12 @@ class DeterministicResponder:
         mime = config.get("responseMimeType", "text/plain")
         schema = config.get("responseSchema") or config.get("responseJsonSchema")
         about = user_text(body) + (f"\nAttached: {files}." if files else "")
+        # the system instruction may state a field's bounds ("a score from 1 to 5"); values come from the user turn
+        instruction = "\n".join(texts(body["systemInstruction"])) if body.get("systemInstruction") else ""
         if mime == "text/x.enum" and schema:
-            return str(make_value(schema, about, rng)), "STOP"
+            return str(make_value(schema, about, rng, instruction)), "STOP"
         if mime == "application/json":
-            value = make_value(schema, about, rng) if schema else self._default_json(about)
+            value = make_value(schema, about, rng, instruction) if schema else self._default_json(about)
             return json.dumps(value, indent=2, ensure_ascii=False), "STOP"
         text = self._prose(about, rng) + (f" The attached {files} was read." if files else "")
         for stop in config.get("stopSequences") or []:

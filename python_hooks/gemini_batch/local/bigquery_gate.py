@@ -11,7 +11,10 @@ Storage Read/Write API's unary calls run on the loop, its streams (ReadRows, App
 lock (`DuckDBEngine.write_lock`) is taken by some writers, never by readers.
 
 What: every REST request (but the DuckDB-free /healthz liveness probe), every Storage Read/Write API call step, and the
-snapshot GC loop hold one asyncio.Lock of the server's event loop while they run. DuckDB executes one statement per
+snapshot GC loop hold one asyncio.Lock of the server's event loop while they run. A REST request holds it only while
+bqemulator handles it: its body is read in full before, and its response is sent after the lock is released, so a
+client stalled mid-request (a SIGSTOPped run halfway through an upload, or not reading a large page) stalls only itself,
+never every other client. DuckDB executes one statement per
 connection at a time anyway, so this costs little throughput; it also keeps bqemulator's in-process dictionaries (the
 catalog, stored query results) consistent. Per-request cursors would not do: a cursor is a new DuckDB connection without
 the session's settings (TimeZone), temporary objects and registered Python UDFs.
@@ -73,9 +76,32 @@ class Gate:
 GATE = Gate()
 
 
+async def read_body(receive: Any) -> list[dict[str, Any]]:
+    """Every `http.request` message of the request (the whole body), or up to an `http.disconnect`."""
+    messages: list[dict[str, Any]] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message.get("type") != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def replaying(messages: list[dict[str, Any]], receive: Any) -> Any:
+    """A `receive` that hands out the messages already read, then waits on the client's own (for a disconnect)."""
+    pending = list(messages)
+
+    async def replay() -> dict[str, Any]:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
 class GatedASGI:
-    """ASGI wrapper: the whole request (handler, body, response) runs under the gate, also sync endpoints that FastAPI
-    sends to its thread pool, because the request only ends after they return."""
+    """ASGI wrapper: bqemulator's handling of a request runs under the gate, also sync endpoints that FastAPI sends to
+    its thread pool, because the handler only ends after they return. The body is read before the gate is taken and the
+    response (buffered) written after it is released: the client's pace never holds the gate."""
 
     def __init__(self, app: ASGIApp, gate: Gate = GATE) -> None:
         self.app = app
@@ -85,9 +111,19 @@ class GatedASGI:
         if scope.get("type") != "http" or scope.get("path") in UNGATED_PATHS:
             await self.app(scope, receive, send)
             return
+        body = await read_body(receive)
+        if body and body[-1].get("type") == "http.disconnect":
+            return  # the client went away mid-request: nothing to run
+        sent: list[dict[str, Any]] = []
+
+        async def buffer(message: dict[str, Any]) -> None:
+            sent.append(message)
+
         _, lock = self.gate.bound()
         async with lock:
-            await self.app(scope, receive, send)
+            await self.app(scope, replaying(body, receive), buffer)
+        for message in sent:
+            await send(message)
 
 
 def _gated_unary(fn: Callable[..., Any], gate: Gate) -> Callable[..., Any]:

@@ -15,7 +15,10 @@ the README).
 Input tokens come from Vertex countTokens (LlmUtilityServiceClient.count_tokens) on up to SAMPLE_SIZE pending
 requests; beyond that the sample's tokens per request character are extrapolated to every pending request (labelled).
 Without countTokens (unreachable, tuned model) the estimate is request characters / 4, labelled as such.
-Output tokens are the model's own answered average (output + thinking), else the max_output_tokens bound.
+Output tokens come as a low and a likely figure, with maxOutputTokens' ceiling beside them (never what a guard trips
+on): from the model's own answered history when it has one (average and 10th percentile of its answers' output and
+thinking tokens), else from the bound the pending requests imply (spend/output_bound.py: the output_schema, the
+model's typical text length and thinking from the price registry, the thinking budget).
 """
 
 from __future__ import annotations
@@ -37,15 +40,14 @@ from gemini_batch.batch.plan import (
     RETRY_CONDITION,
 )
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.prices import estimate_cost, normalize_model
+from gemini_batch.prices import estimate_cost, normalize_model, price_for
 from gemini_batch.settings import BatchSettings
+from gemini_batch.spend.output_bound import DEFAULT_MAX_OUTPUT_TOKENS, OutputTokens, request_output_tokens
 
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 50  # countTokens calls per model; more rows are extrapolated from this sample
 CHARS_PER_TOKEN = 4  # the rough fallback, labelled as such wherever it is used
-# Output bound when a request sets no maxOutputTokens: Gemini 2.5's output limit (65,535 tokens, Vertex model cards).
-DEFAULT_MAX_OUTPUT_TOKENS = 65_535
 _MAX_OUTPUT = (
     "coalesce(safe_cast(json_value(request, '$.generationConfig.maxOutputTokens') as int64), "
     "safe_cast(json_value(request, '$.generation_config.max_output_tokens') as int64), @default_max_output)"
@@ -66,10 +68,16 @@ class ModelPlan:
     answered_before: int = 0  # keys (plan) or answers (hook) the re-sent share is measured against
     input_tokens: int = 0
     input_tokens_source: str = ""
-    output_tokens: int = 0
-    thinking_tokens: int = 0
+    output_tokens: int = 0  # likely
+    thinking_tokens: int = 0  # likely
+    output_tokens_low: int = 0
+    thinking_tokens_low: int = 0
+    output_tokens_ceiling: int = 0  # maxOutputTokens of every request to send
+    thinking_tokens_ceiling: int = 0  # the thinking budget of every request to send (estimated from the sample)
     output_tokens_source: str = ""
-    estimated_cost_usd: float | None = None
+    estimated_cost_usd: float | None = None  # likely: what guards compare
+    estimated_cost_low_usd: float | None = None
+    estimated_cost_ceiling_usd: float | None = None
 
     @property
     def to_send(self) -> int:
@@ -152,17 +160,29 @@ def plan_model(
         plan.estimated_cost_usd = None
         plan.input_tokens_source = plan.output_tokens_source = "not estimated (no max_estimated_cost_usd)"
     elif plan.to_send:
-        _input_tokens(ctx, node, settings, plan, pending, counter, params)
-        _output_tokens(ctx, node, plan, pending, has_answers, params)
-        plan.estimated_cost_usd = estimate_cost(
-            normalize_model(settings.gemini_model),
-            dt.datetime.now(dt.UTC).date(),
-            prompt_tokens=plan.input_tokens,
-            output_tokens=plan.output_tokens,
-            thoughts_tokens=plan.thinking_tokens,
-        )
+        # Hash order is as good as random and stable from one plan to the next.
+        sample = [
+            str(row["request"])
+            for row in ctx.sql(
+                f"select request from ({pending}) order by request_hash limit {SAMPLE_SIZE:d}",
+                node=node.unique_id,
+                **params,
+            )
+        ]
+        _input_tokens(ctx, node, settings, plan, pending, sample, counter, params)
+        _output_tokens(ctx, node, settings, plan, pending, sample, has_answers, params)
+        model, today = normalize_model(settings.gemini_model), dt.datetime.now(dt.UTC).date()
+
+        def cost(output: int, thinking: int) -> float | None:
+            return estimate_cost(
+                model, today, prompt_tokens=plan.input_tokens, output_tokens=output, thoughts_tokens=thinking
+            )
+
+        plan.estimated_cost_usd = cost(plan.output_tokens, plan.thinking_tokens)
+        plan.estimated_cost_low_usd = cost(plan.output_tokens_low, plan.thinking_tokens_low)
+        plan.estimated_cost_ceiling_usd = cost(plan.output_tokens_ceiling, plan.thinking_tokens_ceiling)
     else:
-        plan.estimated_cost_usd = 0.0
+        plan.estimated_cost_usd = plan.estimated_cost_low_usd = plan.estimated_cost_ceiling_usd = 0.0
     return plan
 
 
@@ -230,6 +250,7 @@ def _input_tokens(
     settings: BatchSettings,
     plan: ModelPlan,
     pending: str,
+    sample: list[str],
     counter: aiplatform_v1.LlmUtilityServiceClient | None,
     params: dict[str, int],
 ) -> None:
@@ -237,7 +258,7 @@ def _input_tokens(
         f"select count(*) as n, sum(length(request)) as chars from ({pending})", node=node.unique_id, **params
     )[0]
     n, chars = int(total["n"]), int(total["chars"] or 0)
-    counted = _count_sample(ctx, node, settings, pending, counter, params) if counter is not None else None
+    counted = _count_sample(ctx, node, settings, sample, counter) if counter is not None else None
     if counted is None:
         plan.input_tokens = -(-chars // CHARS_PER_TOKEN)
         plan.input_tokens_source = f"rough estimate: request characters / {CHARS_PER_TOKEN} (countTokens not used)"
@@ -254,9 +275,8 @@ def _count_sample(
     ctx: BatchContext,
     node: BatchNode,
     settings: BatchSettings,
-    pending: str,
+    sample: list[str],
     counter: aiplatform_v1.LlmUtilityServiceClient,
-    params: dict[str, int],
 ) -> tuple[int, int, int] | None:
     """(tokens, characters, requests) of a sample counted by Vertex; None when countTokens cannot be used."""
     model = normalize_model(settings.gemini_model)
@@ -264,13 +284,9 @@ def _count_sample(
         return None  # a tuned model: countTokens on its endpoint is not wired up; use the labelled estimate
     project = settings.vertex_project or node.database
     endpoint = f"projects/{project}/locations/{ctx.location(settings)}/publishers/google/models/{model}"
-    # Hash order is as good as random and stable from one plan to the next.
-    rows = ctx.sql(
-        f"select request from ({pending}) order by request_hash limit {SAMPLE_SIZE:d}", node=node.unique_id, **params
-    )
     tokens = chars = 0
-    for row in rows:
-        body = json.loads(row["request"])
+    for text in sample:
+        body = json.loads(text)
         fields = {k: body[k] for k in ("contents", "systemInstruction", "system_instruction", "tools") if k in body}
         request = aiplatform_v1.CountTokensRequest.from_json(
             json.dumps({"endpoint": endpoint, "model": endpoint, **fields}), ignore_unknown_fields=True
@@ -281,33 +297,68 @@ def _count_sample(
             log.warning("%s: countTokens failed (%s); using the rough estimate", node.name, exc)
             ctx.progress.say(f"{node.name}: countTokens failed ({exc.__class__.__name__}); using the rough estimate")
             return None
-        chars += len(row["request"])
-    return tokens, chars, len(rows)
+        chars += len(text)
+    return tokens, chars, len(sample)
 
 
 def _output_tokens(
-    ctx: BatchContext, node: BatchNode, plan: ModelPlan, pending: str, has_answers: bool, params: dict[str, int]
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    plan: ModelPlan,
+    pending: str,
+    sample: list[str],
+    has_answers: bool,
+    params: dict[str, int],
 ) -> None:
+    n = plan.to_send
+    ceiling = ctx.sql(f"select sum({_MAX_OUTPUT}) as bound from ({pending})", node=node.unique_id, **params)[0]
+    plan.output_tokens_ceiling = int(ceiling["bound"] or 0)
+    # The bound the requests imply: the estimate without history, and the thinking ceiling in any case.
+    price = price_for(settings.gemini_model, dt.datetime.now(dt.UTC).date())
+    typical_output = price.typical_output_tokens if price else None
+    typical_thinking = price.typical_thinking_tokens if price else None
+    total, bases, read = OutputTokens(0, 0, 0, 0, 0), set[str](), 0
+    for text in sample:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            continue  # the pre-submission check names such a row; the estimate does without it
+        figures, basis = request_output_tokens(body, typical_output, typical_thinking)
+        total, bases, read = total + figures, bases | {basis}, read + 1
+    share = n / read if read else 0.0
+    plan.thinking_tokens_ceiling = round(total.thinking_ceiling * share)
     if has_answers:
         usage = "to_json_string(response)"
+        output = f"coalesce(safe_cast(json_value({usage}, '$.usageMetadata.candidatesTokenCount') as int64), 0)"
+        thinking = f"coalesce(safe_cast(json_value({usage}, '$.usageMetadata.thoughtsTokenCount') as int64), 0)"
         row = ctx.sql(
             f"""
             select
                 count(*) as n,
-                avg(coalesce(safe_cast(json_value({usage}, '$.usageMetadata.candidatesTokenCount') as int64), 0))
-                    as output,
-                avg(coalesce(safe_cast(json_value({usage}, '$.usageMetadata.thoughtsTokenCount') as int64), 0))
-                    as thinking
-            from `{node.responses_table}`
-            where status = ''
+                avg(output) as output,
+                avg(thinking) as thinking,
+                approx_quantiles(output, 10)[offset(1)] as output_low,
+                approx_quantiles(thinking, 10)[offset(1)] as thinking_low
+            from (select {output} as output, {thinking} as thinking from `{node.responses_table}` where status = '')
             """,
             node=node.unique_id,
         )[0]
         if int(row["n"]):
-            plan.output_tokens = round(float(row["output"] or 0) * plan.to_send)
-            plan.thinking_tokens = round(float(row["thinking"] or 0) * plan.to_send)
-            plan.output_tokens_source = f"average of the model's {int(row['n'])} answered requests"
+            plan.output_tokens = round(float(row["output"] or 0) * n)
+            plan.thinking_tokens = round(float(row["thinking"] or 0) * n)
+            plan.output_tokens_low = min(plan.output_tokens, round(float(row["output_low"] or 0) * n))
+            plan.thinking_tokens_low = min(plan.thinking_tokens, round(float(row["thinking_low"] or 0) * n))
+            plan.thinking_tokens_ceiling = max(plan.thinking_tokens_ceiling, plan.thinking_tokens)
+            plan.output_tokens_source = (
+                f"the model's {int(row['n'])} answered requests (likely: average; low: 10th percentile)"
+            )
             return
-    bound = ctx.sql(f"select sum({_MAX_OUTPUT}) as bound from ({pending})", node=node.unique_id, **params)[0]
-    plan.output_tokens = int(bound["bound"] or 0)
-    plan.output_tokens_source = "max_output_tokens of each request, thinking not included (no answered history yet)"
+    plan.output_tokens, plan.output_tokens_low = round(total.likely * share), round(total.low * share)
+    plan.thinking_tokens = round(total.thinking_likely * share)
+    plan.thinking_tokens_low = round(total.thinking_low * share)
+    plan.output_tokens_source = (
+        f"bound from the requests ({', '.join(sorted(bases)) or 'none readable'}; thinking from the thinking budget"
+        + ("" if price else "; no typical length in the price registry")
+        + f"; {read} of {n} requests read), no answered history yet"
+    )

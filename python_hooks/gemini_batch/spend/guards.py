@@ -1,9 +1,9 @@
 """Guards on spend and on failures, per model.
 
 Before any job is created (check_before_submit, called from batch/submit.py): max_requests_per_run,
-max_estimated_cost_usd, and max_resend_share (on_resend=warn|error). A guard that trips submits nothing; the message
-gives the numbers, the setting to raise, and how to allow this one run (`--allow-over-budget`, which sets
-ALLOW_ENV for the hook).
+max_estimated_cost_usd (against the likely cost, never the maxOutputTokens ceiling), and max_resend_share
+(on_resend=warn|error). A guard that trips submits nothing; the message gives the numbers, the setting to raise, and
+how to allow this one run (`--allow-over-budget`, which sets ALLOW_ENV for the hook).
 
 After collection (check_error_ratio): failed + invalid rows over rows processed above max_error_ratio fails the
 model, as BigQuery's AI functions do with max_error_ratio; a run in which every sent row failed always fails.
@@ -50,11 +50,14 @@ def problems(plan: ModelPlan, settings: BatchSettings) -> tuple[list[str], list[
                 "price to the var gemini_batch_prices"
             )
         elif cost > settings.max_estimated_cost_usd:
+            low, ceiling = plan.estimated_cost_low_usd, plan.estimated_cost_ceiling_usd
             stops.append(
-                f"{name}: estimated cost ${cost:.4f} for {plan.to_send} requests ({plan.input_tokens} input tokens: "
-                f"{plan.input_tokens_source}; {plan.output_tokens + plan.thinking_tokens} output tokens: "
-                f"{plan.output_tokens_source}) is above max_estimated_cost_usd={settings.max_estimated_cost_usd}; "
-                "raise max_estimated_cost_usd"
+                f"{name}: likely cost ${cost:.4f} for {plan.to_send} requests ({plan.input_tokens} input tokens: "
+                f"{plan.input_tokens_source}; {plan.output_tokens + plan.thinking_tokens} output tokens, "
+                f"{plan.thinking_tokens} of them thinking: {plan.output_tokens_source}"
+                + (f"; low ${low:.4f}" if low is not None else "")
+                + (f", ceiling ${ceiling:.4f} if every answer used maxOutputTokens" if ceiling is not None else "")
+                + f") is above max_estimated_cost_usd={settings.max_estimated_cost_usd}; raise max_estimated_cost_usd"
             )
     if plan.answered_before and plan.resend_share > settings.max_resend_share:
         message = (

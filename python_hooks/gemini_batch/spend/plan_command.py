@@ -4,6 +4,8 @@ The models are compiled by dbt (`dbt compile`: nothing is built; the package's o
 ledger when it is missing) and each compiled query is read once, hashed as the materialization would hash it, so the
 counts are what the next run sends, and m__requests, still the previous run's, tells which answered keys changed.
 The models the selected ones read must exist (built by an earlier `dbt run`), as for any query of them.
+Costs come as low and likely (output tokens from the model's answered history, else from the bound its requests
+imply: spend/estimate.py) with the maxOutputTokens ceiling beside them; guards compare the likely cost.
 Written to target/gemini_batch_plan.json as well.
 """
 
@@ -20,7 +22,8 @@ PLAN_COLUMNS = (
     ("model", "model"), ("rows", "rows"), ("distinct_requests", "distinct"), ("answered", "answered"),
     ("new", "new"), ("retries_due", "retries"), ("given_up", "given up"), ("resent_changed", "re-sent"),
     ("to_send", "to send"), ("input_tokens", "tok in"), ("output_tokens", "tok out"),
-    ("thinking_tokens", "tok think"), ("estimated_cost_usd", "cost $"),
+    ("thinking_tokens", "tok think"), ("estimated_cost_low_usd", "low $"), ("estimated_cost_usd", "likely $"),
+    ("estimated_cost_ceiling_usd", "ceiling $"),
 )  # fmt: skip
 
 
@@ -43,6 +46,7 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
 
     from gemini_batch.batch import BatchError
     from gemini_batch.dbt_project import DbtFlags, ProjectError, select_nodes
+    from gemini_batch.runner import check_target
     from gemini_batch.session import Session
     from gemini_batch.settings import SettingsError
     from gemini_batch.spend.estimate import plan_model
@@ -50,6 +54,7 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
     from gemini_batch.spend.report import format_table
 
     progress = Progress()
+    check_target(DbtFlags.from_args(dbt_flags))  # before dbt compile, whose BigQuery retries last 10 minutes
     selection = ["--select", *select] if select else ["--select", "config.materialized:gemini_batch"]
     compiled = dbtRunner().invoke(["compile", "--quiet", *dbt_flags, *selection])
     if not compiled.success:
@@ -57,7 +62,7 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
         return 2
     try:
         flags = DbtFlags.from_args(dbt_flags)
-        session = Session.open(flags, progress=progress)
+        session = Session.open(flags, progress=progress, check=False)
         nodes = select_nodes(flags, session.manifest, select)
         if not nodes:
             progress.say("no gemini_batch model selected: nothing to plan")
@@ -65,9 +70,14 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
         manifest = json.loads(flags.manifest_path.read_text())
         code = {uid: n.get("compiled_code") for uid, n in manifest["nodes"].items()}
         ctx = session.runner.ctx
+        checked, setting_problems = session.checked_settings(nodes)
+        if setting_problems:  # every model's, at once
+            for problem in setting_problems:
+                progress.say(f"ERROR {problem}")
+            return 2
         plans, stops = [], []
         for node in nodes:
-            settings = session.settings(node)
+            settings = checked[node.unique_id]
             counter = ctx.token_counter(settings)  # type: ignore[attr-defined]
             model_plan = plan_model(ctx, node, settings, counter, compiled_sql=code[node.unique_id])
             plans.append(model_plan)

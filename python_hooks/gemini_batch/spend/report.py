@@ -2,7 +2,10 @@
 
 Numbers come from where they are kept, so they agree with them: the ledger rows of this invocation (jobs, rows sent,
 answered, failed, tokens), the model's tables (rows, answers cached, given up) and the plan the guards made before
-submitting (retries). Cost is the price registry's batch rate for the tokens Vertex reported.
+submitting (retries). Cost is the price registry's batch rate for the tokens Vertex reported. A cascade
+(escalate_to) gets a second row, `m__escalated`, for the second model's tier, and both rows say what asking the
+second model for every row would have cost (its measured cost per request times the first tier's requests) and the
+saving.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.plan import pending_counts
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.prices import estimate_cost, normalize_model
+from gemini_batch.prices import estimate_cost, normalize_model, price_for
 from gemini_batch.settings import BatchSettings
 from gemini_batch.spend.estimate import ModelPlan
 
@@ -51,6 +54,10 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
             coalesce(sum(output_tokens), 0) as tokens_out,
             coalesce(sum(thoughts_tokens), 0) as tokens_thinking,
             coalesce(sum(cached_tokens), 0) as tokens_cached,
+            coalesce(sum(long_context_prompt_tokens), 0) as long_prompt_tokens,
+            coalesce(sum(long_context_output_tokens), 0) as long_output_tokens,
+            coalesce(sum(long_context_thoughts_tokens), 0) as long_thoughts_tokens,
+            coalesce(sum(long_context_cached_tokens), 0) as long_cached_tokens,
             min(submitted_at) as started,
             max(coalesce(collected_at, updated_at)) as ended
         from ({ctx.ledger.latest_sql()})
@@ -84,18 +91,17 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
     else:
         row["cached"] = None
     row["retried"] = plan.retries_due if plan and row["sent"] else 0
-    row["estimated_cost_usd"] = (
-        estimate_cost(
-            normalize_model(settings.gemini_model),
-            dt.datetime.now(dt.UTC).date(),
-            prompt_tokens=row["tokens_in"],
-            output_tokens=row["tokens_out"],
-            thoughts_tokens=row["tokens_thinking"],
-            cached_tokens=row["tokens_cached"],
-        )
-        if row["jobs"]
-        else 0.0
-    )
+    price = price_for(normalize_model(settings.gemini_model), dt.datetime.now(dt.UTC).date())
+    if not row["jobs"]:
+        row["estimated_cost_usd"] = 0.0
+    elif price is None:  # estimate_cost warns that the model has no price; the cost stays unknown, never 0
+        row["estimated_cost_usd"] = estimate_cost(settings.gemini_model, dt.datetime.now(dt.UTC).date(),
+                                                  prompt_tokens=0, output_tokens=0)  # fmt: skip
+    else:  # the tokens of requests above the long-context threshold at the long rates (the ledger keeps them apart)
+        totals = {"prompt_tokens": row["tokens_in"], "output_tokens": row["tokens_out"],
+                  "thoughts_tokens": row["tokens_thinking"], "cached_tokens": row["tokens_cached"]}  # fmt: skip
+        long = {k: int(jobs[f"long_{k}"]) for k in totals}
+        row["estimated_cost_usd"] = price.cost_with_long_context(totals, long)
     started, ended = jobs["started"], jobs["ended"]
     row["wall_seconds"] = round((ended - started).total_seconds(), 1) if started and ended else 0.0
     return row
@@ -131,9 +137,42 @@ def write_results(target_dir: Path, invocation_id: str, rows: list[dict[str, Any
     return path
 
 
+def _cascade_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings, first: dict[str, Any]) -> dict[str, Any]:
+    """The second tier's row of a cascade (batch/escalate.py), and on both rows what the cascade saved: what asking
+    the second model for every row would have cost (its cost per request in this run times the first tier's
+    requests; with nothing escalated, the first tier's tokens at its rates) less what both tiers cost."""
+    from gemini_batch.batch.escalate import second_tier
+
+    tier, tier_settings = second_tier(node, settings)
+    second = model_row(ctx, tier, tier_settings)
+    second["requests"] = int(ctx.sql(f"select count(*) as n from `{tier.requests_table}`", node=node.unique_id)[0]["n"])
+    if second["sent"] and second["estimated_cost_usd"] is not None:
+        # the second model's own cost per request, measured on the rows it answered, for every row of the first tier
+        all_second: float | None = second["estimated_cost_usd"] / second["sent"] * first["sent"]
+    else:  # nothing escalated in this run: the first tier's tokens at the second model's rates
+        all_second = estimate_cost(
+            normalize_model(tier_settings.gemini_model),
+            dt.datetime.now(dt.UTC).date(),
+            prompt_tokens=first["tokens_in"],
+            output_tokens=first["tokens_out"],
+            thoughts_tokens=first["tokens_thinking"],
+            cached_tokens=first["tokens_cached"],
+        )
+    costs = (first["estimated_cost_usd"], second["estimated_cost_usd"], all_second)
+    saving = None if None in costs else round(costs[2] - costs[0] - costs[1], 6)
+    for row in (first, second):
+        row["cascade_all_second_model_usd"] = all_second
+        row["cascade_saving_usd"] = saving
+    return second
+
+
 def report(ctx: BatchContext, models: list[tuple[BatchNode, BatchSettings]], target_dir: Path) -> list[dict[str, Any]]:
     """Print the end-of-run table and write the JSON artifact; returns the rows."""
-    rows = [model_row(ctx, node, settings) for node, settings in models]
+    rows = []
+    for node, settings in models:
+        rows.append(model_row(ctx, node, settings))
+        if settings.escalate_to and ctx.table_exists(node.table("__escalated")):
+            rows.append(_cascade_row(ctx, node, settings, rows[-1]))
     if rows:
         cells = [[_cell(row.get(key)) for key, _ in COLUMNS] for row in rows]
         ctx.progress.table("run summary", [title for _, title in COLUMNS], cells, format_table(rows))
