@@ -63,10 +63,13 @@ class CountingProxy:
         max_connections: int = 64,
         idle_timeout: float = 15.0,
         inspect: Callable[[str, str, Any], None] | None = None,
+        inspect_request: Callable[[str, str, bytes], None] | None = None,
     ) -> None:
         """`inspect(method, path, payload)` sees each decoded JSON response before the client does (the soak snapshots a
-        finished job's tables there, before the client that polled it can drop them)."""
+        finished job's tables there, before the client that polled it can drop them); `inspect_request(method, path,
+        body)` each request body as sent (the bill model reads every statement's SQL there)."""
         self.inspect = inspect
+        self.inspect_request = inspect_request
         target = urlsplit(upstream)
         if target.scheme != "http" or target.hostname not in ("127.0.0.1", "localhost") or target.port is None:
             raise ValueError(f"the counting proxy only fronts a loopback http:// service, got {upstream!r}")
@@ -185,6 +188,8 @@ def _handler_class(proxy: CountingProxy, idle_timeout: float) -> type[BaseHTTPRe
         def _relay(self) -> None:
             started = time.monotonic()
             body = self._request_body()
+            if proxy.inspect_request is not None:
+                proxy.inspect_request(self.command, self.path, body)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             headers["Host"] = f"127.0.0.1:{proxy.upstream_port}"
             if body or self.command in ("POST", "PUT", "PATCH"):

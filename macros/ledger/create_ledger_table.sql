@@ -36,12 +36,17 @@
             ('total_tokens', 'int64'),
             ('missing_count', 'int64'),
             ('mismatched_count', 'int64'),
+            ('long_context_prompt_tokens', 'int64'),
+            ('long_context_output_tokens', 'int64'),
+            ('long_context_thoughts_tokens', 'int64'),
+            ('long_context_cached_tokens', 'int64'),
             ('invocation_id', 'string'),
             ('lease_token', 'string'),
             ('submitted_at', 'timestamp'),
             ('finished_at', 'timestamp'),
             ('collected_at', 'timestamp'),
             ('updated_at', 'timestamp'),
+            ('kind', 'string'),
         ] -%}
         {%- set ledger = source('gemini_batch', 'gemini_batch_jobs') -%}
         {%- do gemini_batch._check_ledger_relation(ledger) -%}

@@ -1,5 +1,5 @@
 {#- Gemini prices as a BigQuery ARRAY<STRUCT<...>> literal for `unnest(...)`, one element per model and date range:
-    the registry's rows (default_price_rows(), generated from python_hooks/gemini_batch/data/gemini_prices.csv, which
+    the registry's rows of both price lists (`price_list`: vertex or gemini_api; default_price_rows(), generated from python_hooks/gemini_batch/data/gemini_prices.csv, which
     the Python hook reads too), with var gemini_batch_prices replacing every row of each model it names and adding
     models it does not know. Var shape: {model: {input: x, output: y, ...}} or {model: [{effective_from: 'YYYY-MM-DD',
     effective_to: ..., input: x, output: y, ...}, ...]}; the fields and their meaning are the CSV's. Rates are USD per
@@ -28,7 +28,13 @@
     {%- do by_model.update(given) -%}
     {%- set structs = [] -%}
     {%- for model, entries in by_model.items() -%}
-        {%- do gemini_batch._check_price_ranges(model, entries) -%}
+        {%- for price_list in ['vertex', 'gemini_api'] -%}
+            {%- set same_list = [] -%}
+            {%- for entry in entries if (entry.get('price_list') or 'vertex') == price_list -%}
+                {%- do same_list.append(entry) -%}
+            {%- endfor -%}
+            {%- do gemini_batch._check_price_ranges(model, same_list) -%}
+        {%- endfor -%}
         {%- for entry in entries -%}
             {%- do structs.append(gemini_batch._price_struct(model, entry)) -%}
         {%- endfor -%}
@@ -44,7 +50,8 @@
 {% endmacro %}
 
 
-{#- Two rows of one model whose date ranges overlap would price a job twice: refuse them, naming the model. -#}
+{#- Two rows of one model and price list whose date ranges overlap would price a job twice: refuse them, naming the
+    model. -#}
 {% macro _check_price_ranges(model, entries) %}
     {%- for a in entries -%}
         {%- for b in entries[loop.index:] -%}
@@ -68,7 +75,7 @@
     {%- set rates = ['input', 'output', 'thinking', 'cached_input', 'input_long', 'output_long', 'cached_input_long'] -%}
     {#- typical_*_tokens are the plan's assumptions (python_hooks/gemini_batch/spend/output_bound.py), not prices. -#}
     {%- set known = rates + ['effective_from', 'effective_to', 'long_context_threshold', 'batch_discount', 'source',
-        'typical_output_tokens', 'typical_thinking_tokens'] -%}
+        'price_list', 'read_on', 'typical_output_tokens', 'typical_thinking_tokens'] -%}
     {%- for key in entry if key not in known + ['model'] -%}
         {{ exceptions.raise_compiler_error(
             "var gemini_batch_prices: '" ~ model ~ "' has an unknown field '" ~ key ~ "' (known: "
@@ -104,9 +111,16 @@
                 ~ value) }}
         {%- endif -%}
     {%- endfor -%}
+    {%- set price_list = entry.get('price_list') or 'vertex' -%}
+    {%- if price_list not in ['vertex', 'gemini_api'] -%}
+        {{ exceptions.raise_compiler_error(
+            "var gemini_batch_prices: '" ~ model ~ "' field 'price_list' must be vertex or gemini_api, got "
+            ~ price_list) }}
+    {%- endif -%}
     {%- set discount = sql['batch_discount'] if entry.get('batch_discount') is not none else 'cast(0.5 as float64)' -%}
     {{ return(
         'struct(' ~ (gemini_batch._price_model_key(model) | tojson) ~ ' as gemini_model, '
+        ~ "'" ~ price_list ~ "' as price_list, "
         ~ sql['effective_from'] ~ ' as effective_from, '
         ~ sql['effective_to'] ~ ' as effective_to, '
         ~ sql['input'] ~ ' as input_usd_per_1m, '

@@ -37,12 +37,16 @@
         'retry_unusable_answers': {'type': 'bool', 'default': true},
         'on_pending': {'type': 'str', 'default': 'warn', 'pattern': '(warn|error|ignore)', 'hint': 'must be warn, error or ignore'},
         'unique_key': {'type': 'any', 'default': none},
+        'incremental_requests': {'type': 'bool', 'default': false},
         'transport': {'type': 'str', 'default': 'bigquery', 'pattern': '(bigquery|gcs)', 'hint': 'must be bigquery or gcs'},
         'gcs_prefix': {'type': 'str', 'default': none, 'pattern': 'gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[A-Za-z0-9._=-]+)*/?', 'hint': gcs_prefix_hint},
         'max_input_bytes_per_job': {'type': 'int', 'default': 1000000000, 'minimum': 1, 'maximum': 1000000000},
         'check_file_uris': {'type': 'str', 'default': 'sample', 'pattern': '(off|sample|all)', 'hint': 'must be off, sample or all'},
         'escalate_to': {'type': 'str', 'default': none, 'pattern': gemini_model_pattern, 'hint': gemini_model_hint},
         'escalate_when': {'type': 'str', 'default': none},
+        'answer_with': {'type': 'str', 'default': 'batch', 'pattern': '(batch|inline|auto)', 'hint': 'must be batch, inline or auto'},
+        'inline_max_requests': {'type': 'int', 'default': 100, 'minimum': 1},
+        'inline_connection_id': {'type': 'str', 'default': none, 'pattern': '[A-Za-z0-9_./-]+', 'hint': 'must be a BigQuery connection such as us.my_connection or projects/P/locations/L/connections/C'},
     }) }}
 {% endmacro %}
 

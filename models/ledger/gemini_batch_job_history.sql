@@ -1,6 +1,7 @@
 {#- One row per batch job from the ledger (its latest state event), with the derived fields people ask for first, and its estimated cost:
-    the job's tokens priced with the registry row of its Gemini model on the day it finished (price_list(); a model
-    without a price gets a NULL cost and is_priced = false, never a cost of 0). -#}
+    the job's tokens priced with the registry row of its Gemini model on the day it finished (price_list(): Vertex's
+    list, else the Gemini Developer API's, named in price_list; a model without a price gets a NULL cost and
+    is_priced = false, never a cost of 0). -#}
 with
 
 jobs as (
@@ -15,12 +16,16 @@ prices as (
 
     select
         price.gemini_model,
+        price.price_list,
         price.effective_from,
         price.effective_to,
         price.input_usd_per_1m,
         price.output_usd_per_1m,
         price.thinking_usd_per_1m,
         price.cached_input_usd_per_1m,
+        price.input_long_usd_per_1m,
+        price.output_long_usd_per_1m,
+        price.cached_input_long_usd_per_1m,
         price.batch_discount
     from unnest({{ gemini_batch.price_list() }}) as price
 
@@ -31,6 +36,7 @@ priced as (
     select
         jobs.*,
         price.gemini_model is not null as is_priced,
+        price.price_list,
         {{ gemini_batch.token_cost('jobs', 'price', batch=true) }} as batch_cost_usd,
         {{ gemini_batch.token_cost('jobs', 'price', batch=false) }} as online_cost_usd
     from jobs
@@ -41,6 +47,8 @@ priced as (
             and date(coalesce(jobs.finished_at, jobs.submitted_at))
             between coalesce(price.effective_from, date '0001-01-01')
             and coalesce(price.effective_to, date '9999-12-31')
+    -- Vertex's price when the registry has one, else the Developer API's (a model has one row per list and day)
+    qualify row_number() over (partition by jobs.input_table order by if(price.price_list = 'vertex', 0, 1)) = 1
 
 ),
 
@@ -49,6 +57,8 @@ final as (
     select
         job_name,
         regexp_extract(job_name, r'batchPredictionJobs/([^/]+)$') as job_id,
+        -- batch: a Vertex batch job; inline: a dbt run that answered with AI.GENERATE (answer_with)
+        coalesce(kind, 'batch') as kind,
         dbt_node,
         regexp_extract(dbt_node, r'[^.]+$') as model_name,
         gemini_model,
@@ -69,6 +79,11 @@ final as (
         missing_count,
         mismatched_count,
         is_priced,
+        price_list,
+        long_context_prompt_tokens,
+        long_context_output_tokens,
+        long_context_thoughts_tokens,
+        long_context_cached_tokens,
         -- tokens are known once the output is collected
         if(collected_at is null, null, batch_cost_usd) as estimated_cost_usd,
         if(collected_at is null, null, online_cost_usd) as online_price_equivalent_usd,

@@ -51,12 +51,19 @@ COLUMNS: dict[str, str] = {
     "total_tokens": "INT64",
     "missing_count": "INT64",
     "mismatched_count": "INT64",
+    # tokens of the job's requests whose prompt was above the model's long_context_threshold (priced at the long rates)
+    "long_context_prompt_tokens": "INT64",
+    "long_context_output_tokens": "INT64",
+    "long_context_thoughts_tokens": "INT64",
+    "long_context_cached_tokens": "INT64",
     "invocation_id": "STRING",
     "lease_token": "STRING",
     "submitted_at": "TIMESTAMP",
     "finished_at": "TIMESTAMP",
     "collected_at": "TIMESTAMP",
     "updated_at": "TIMESTAMP",
+    # NULL or batch: a Vertex batch job; inline: a dbt run that answered with AI.GENERATE (_answer_inline.sql)
+    "kind": "STRING",
 }
 
 SUBMITTING = "SUBMITTING"  # our own state: the row exists, the Vertex job may not yet
@@ -91,11 +98,16 @@ class LedgerEntry:
     cached_tokens: int | None = None
     total_tokens: int | None = None
     missing_count: int | None = None  # rows sent that the output neither answered nor failed
+    long_context_prompt_tokens: int | None = None  # of the requests above the model's long_context_threshold
+    long_context_output_tokens: int | None = None
+    long_context_thoughts_tokens: int | None = None
+    long_context_cached_tokens: int | None = None
     mismatched_count: int | None = None  # output rows naming no request sent in the job (unmatched): never merged
     submitted_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    kind: str | None = None  # the hook's rows leave it NULL (batch); inline rows come from the materialization
 
     @property
     def is_collected(self) -> bool:
@@ -130,7 +142,10 @@ class Ledger:
         )
 
     def _query(
-        self, sql: str, params: list[bigquery.ScalarQueryParameter], node: str | None = None
+        self,
+        sql: str,
+        params: list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter],
+        node: str | None = None,
     ) -> list[bigquery.Row]:
         from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BQ_RETRY  # (batch.context imports this module)
 
@@ -145,7 +160,8 @@ class Ledger:
             ) from exc
 
     def _append(self, entry: LedgerEntry) -> None:
-        values = {k: v for k, v in asdict(entry).items() if k in COLUMNS}
+        # kind is left out while unset, so a ledger made before the column existed still takes the hook's rows
+        values = {k: v for k, v in asdict(entry).items() if k in COLUMNS and not (k == "kind" and v is None)}
         names = list(values)
         sql = f"insert into {self.sql_table} ({', '.join(names)}) values ({', '.join('@' + n for n in names)})"
         self._query(sql, [_param(n, values[n]) for n in names], node=entry.dbt_node)
@@ -194,6 +210,18 @@ class Ledger:
             node=dbt_node,
         )
         return [_entry(row) for row in rows]
+
+    def by_input_tables(self, responses_table: str, input_tables: list[str]) -> dict[str, LedgerEntry]:
+        """The current state of the jobs of these input tables in one answer cache (input_table -> entry)."""
+        rows = self._query(
+            f"select * from ({self.latest_sql()}) where responses_table = @responses_table "
+            "and input_table in unnest(@tables)",
+            [
+                _param("responses_table", responses_table),
+                bigquery.ArrayQueryParameter("tables", "STRING", input_tables),
+            ],
+        )
+        return {row["input_table"]: _entry(row) for row in rows}
 
     def recent(
         self, dbt_nodes: list[str], limit: int = 20, responses_tables: list[str] | None = None

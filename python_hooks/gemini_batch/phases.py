@@ -1,4 +1,5 @@
-"""Split a `dbt run|build` into phases at each batch boundary, so that waiting for Vertex never holds a dbt thread.
+"""Split the nodes to build again after a run's jobs are merged into phases at each batch boundary, so that waiting
+for Vertex never holds a dbt thread. (A run with nothing to wait for is one dbt invocation: runner.py.)
 
 Why phases and not a wait inside dbt's callback: dbt runs a node's dependants only after the callbacks of its
 NodeFinished event return, so a callback that waits holds one of dbt's threads for hours; with `threads: 1`, six
@@ -8,10 +9,11 @@ dbt invocation the runner waits for all its jobs together and merges each as it 
 independent batch models share one wait (wall time about the longest job), a batch model downstream of another is in a
 later phase (chains work), and `build` runs the tests of a batch model after its answers are merged.
 
-The user's selection (--select/--exclude/--selector/--resource-type) is resolved once with `dbt ls`; each phase then
-runs with the user's other flags and `--select` of the phase's nodes by fqn, `--indirect-selection empty` (tests are
-selected explicitly, in the phase after the batch model they test). A node downstream of a node that failed (or of a
-batch model whose jobs failed) in an earlier phase is not run, as dbt itself skips dependants of a failure.
+The user's selection (--select/--exclude/--selector/--resource-type) is what the first dbt invocation ran (its run
+results); each phase then runs with the user's other flags and `--select` of the phase's nodes by fqn,
+`--indirect-selection empty` (tests are selected explicitly, in the phase after the batch model they test). A node
+downstream of a node that failed in the first invocation or an earlier phase is not run, as dbt itself skips
+dependants of a failure.
 """
 
 from __future__ import annotations
@@ -118,6 +120,16 @@ class Graph:
                 if child not in seen:
                     seen.add(child)
                     todo.append(child)
+        return seen
+
+    def ancestors(self, uid: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [uid]
+        while todo:
+            for parent in self.parents.get(todo.pop(), []):
+                if parent not in seen:
+                    seen.add(parent)
+                    todo.append(parent)
         return seen
 
     def selector(self, uid: str) -> str:

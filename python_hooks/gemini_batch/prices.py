@@ -6,6 +6,10 @@ regenerates it and tests/unit/test_prices.py fails when the two differ, so SQL a
 Users override or extend the registry with the dbt var `gemini_batch_prices`, whose value this module accepts as
 `overrides` (same shape, same checks as the macro `price_list`).
 
+Two price lists are kept apart (`price_list`): Vertex AI's (`vertex`), what batch jobs are billed at, and the Gemini
+Developer API's (`gemini_api`). A model is priced from its `vertex` row, else from its `gemini_api` row (the Price
+says which), never from a list the user cannot see.
+
 A model the registry does not know has no price: `price_for` returns None and `estimate_cost` returns None with a
 warning. An unknown cost is never reported as 0.
 """
@@ -31,6 +35,7 @@ MACRO_PATH = Path("macros") / "ledger" / "default_price_rows.sql"
 RATE_FIELDS = ("input", "output", "thinking", "cached_input", "input_long", "output_long", "cached_input_long")
 # Every field a row (CSV line or var entry) may carry, in the CSV's column order after `model`.
 FIELDS = (
+    "price_list",
     "effective_from",
     "effective_to",
     "input",
@@ -43,10 +48,14 @@ FIELDS = (
     "cached_input_long",
     "batch_discount",
     "source",
+    "read_on",
     "typical_output_tokens",
     "typical_thinking_tokens",
 )
 DEFAULT_BATCH_DISCOUNT = 0.5
+VERTEX = "vertex"
+GEMINI_API = "gemini_api"
+PRICE_LISTS = (VERTEX, GEMINI_API)  # in the order a model's price is looked up
 # Vertex publisher model resource names and the Gemini API's `models/` prefix name the same model as the bare id.
 _MODEL_PREFIX = re.compile(r"^(publishers/google/models/|models/)")
 
@@ -71,7 +80,9 @@ class Price:
     output_long: float | None = None
     cached_input_long: float | None = None
     batch_discount: float = DEFAULT_BATCH_DISCOUNT
-    source: str = ""
+    source: str = ""  # where the rates were read (URL)
+    price_list: str = VERTEX  # whose list: vertex (what Vertex bills) or gemini_api (the Developer API's)
+    read_on: dt.date | None = None  # when the source was read
     # Not prices: the plan's assumed length of a text answer and of default thinking before the model has answered
     # anything (spend/output_bound.py); None thinking = the model does not think unless a budget asks it to.
     typical_output_tokens: int | None = None
@@ -119,6 +130,29 @@ class Price:
         )
         return usd / 1_000_000
 
+    def cost_with_long_context(
+        self, totals: Mapping[str, int], long: Mapping[str, int], *, batch: bool = True
+    ) -> float:
+        """USD of a job's token totals of which `long` are the tokens of its requests above long_context_threshold
+        (both keyed prompt_tokens, output_tokens, thoughts_tokens, cached_tokens): the rest at the base rates,
+        those at the *_long rates. The ledger records both per job (collect)."""
+
+        def part(key: str, of_long: bool) -> int:
+            above = int(long.get(key) or 0)
+            return above if of_long else max(int(totals.get(key) or 0) - above, 0)
+
+        return sum(
+            self.cost(
+                prompt_tokens=part("prompt_tokens", of_long),
+                output_tokens=part("output_tokens", of_long),
+                thoughts_tokens=part("thoughts_tokens", of_long),
+                cached_tokens=part("cached_tokens", of_long),
+                batch=batch,
+                long_context=of_long,
+            )
+            for of_long in (False, True)
+        )
+
 
 def normalize_model(name: str) -> str:
     """The registry key of a gemini_model config value (`publishers/google/models/x` and `models/x` are `x`)."""
@@ -159,6 +193,9 @@ def make_price(model: str, entry: Mapping[str, Any]) -> Price:
             raise PriceError(f"price of {model!r}: {key} (USD per 1M tokens, standard rate) is required")
     threshold = _number(model, "long_context_threshold", entry.get("long_context_threshold"))
     discount = _number(model, "batch_discount", entry.get("batch_discount"))
+    price_list = str(entry.get("price_list") or VERTEX)
+    if price_list not in PRICE_LISTS:
+        raise PriceError(f"price of {model!r}: price_list must be one of {', '.join(PRICE_LISTS)}, got {price_list!r}")
     typical = {key: _number(model, key, entry.get(key)) for key in ("typical_output_tokens", "typical_thinking_tokens")}
     if discount is not None and discount > 1:
         raise PriceError(f"price of {model!r}: batch_discount is a share (0.5 = 50% off), got {discount!r}")
@@ -176,6 +213,8 @@ def make_price(model: str, entry: Mapping[str, Any]) -> Price:
         cached_input_long=rates["cached_input_long"],
         batch_discount=DEFAULT_BATCH_DISCOUNT if discount is None else discount,
         source=str(entry.get("source") or ""),
+        price_list=price_list,
+        read_on=_date(model, "read_on", entry.get("read_on")),
         typical_output_tokens=None
         if typical["typical_output_tokens"] is None
         else int(typical["typical_output_tokens"]),
@@ -194,20 +233,25 @@ class PriceRegistry:
         for price in prices:
             self.prices.setdefault(price.model, []).append(price)
         for model, rows in self.prices.items():
-            rows.sort(key=lambda p: p.effective_from or dt.date.min)
+            rows.sort(key=lambda p: (p.price_list, p.effective_from or dt.date.min))
             for earlier, later in itertools.pairwise(rows):
+                if earlier.price_list != later.price_list:
+                    continue
                 if (
                     earlier.effective_to is None
                     or later.effective_from is None
                     or (later.effective_from <= earlier.effective_to)
                 ):
                     raise PriceError(
-                        f"prices of {model!r} overlap: {earlier.effective_from}..{earlier.effective_to} and "
+                        f"prices of {model!r} overlap in the {later.price_list} list: {earlier.effective_from}.."
+                        f"{earlier.effective_to} and "
                         f"{later.effective_from}..{later.effective_to} (give each range effective_from/effective_to)"
                     )
 
     def price_for(self, model: str, on_date: dt.date) -> Price | None:
-        return next((p for p in self.prices.get(normalize_model(model), []) if p.covers(on_date)), None)
+        """The model's Vertex price on that day, else its Developer API price (Price.price_list says which)."""
+        covering = [p for p in self.prices.get(normalize_model(model), []) if p.covers(on_date)]
+        return min(covering, key=lambda p: PRICE_LISTS.index(p.price_list), default=None)
 
     def rows(self) -> list[Price]:
         return [price for rows in self.prices.values() for price in rows]

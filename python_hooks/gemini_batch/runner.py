@@ -1,15 +1,18 @@
-"""`dbt-gemini-batch run|build`: dbt through dbtRunner, in phases at each batch boundary (phases.py), with the batch
-hook as a NodeFinished callback that only submits.
+"""`dbt-gemini-batch run|build`: dbt through dbtRunner, with the batch hook as a NodeFinished callback that only
+submits.
 
-After each phase's dbt invocation every job it submitted is waited for together and merged as it ends, so the next
-phase (models downstream of a gemini_batch model, `build`'s tests of it) sees its answers, and no dbt thread waits.
+The whole selection runs in one dbt invocation, so a run with nothing to send costs what plain dbt costs. When a batch
+model has something to wait for (it submitted jobs, or jobs of an earlier run are in flight), every job is waited for
+together after that invocation and merged as it ends; then the nodes downstream of those models (models that read
+their answers, `build`'s tests of them) are built again in phases at each batch boundary (phases.py), so they see the
+answers, and no dbt thread waits. A batch model downstream of one with jobs in flight sends nothing in the first
+invocation (its requests would be made of answers not merged yet); it is sent when built again.
 A callback must never raise (dbt 1.8-1.10 hang when one does): failures are recorded and turned into the exit code
 after dbt returns.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gemini_batch.batch.common import Interrupted, NodeOutcome
 from gemini_batch.dbt_project import MATERIALIZATION, DbtFlags
-from gemini_batch.phases import EXECUTED, Graph, phases_of, split_args
+from gemini_batch.phases import Graph, phases_of, split_args
 from gemini_batch.progress import Progress
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 # partial parsing.
 HOOK_ACTIVE_ENV = "GEMINI_BATCH_HOOK_ACTIVE"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_USAGE = 2  # as dbt and the other commands for a configuration problem
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
 
 
@@ -58,6 +62,7 @@ class HookRunner:
         self._warming: threading.Thread | None = None
         self._sigint_seen = False
         self._in_dbt = False  # a Ctrl-C while dbt runs a phase is handled differently from one while waiting
+        self._graph_cache: Graph | None = None
 
     def _open_session(self, invocation_id: str) -> tuple[Session, Flights]:
         from gemini_batch.session import Session  # imported by _warm_imports meanwhile, if not already
@@ -98,6 +103,13 @@ class HookRunner:
             if node is None:
                 raise RuntimeError(f"{info.unique_id} is not in {self.flags.manifest_path}")
             with self._lock:  # one submitter at a time: the caps count every model's jobs
+                # Built on answers not merged yet (a batch model upstream has jobs in flight): sent only when it is
+                # built again after they are (_downstream_of_work), never from requests made of missing answers.
+                waiting_on = self._graph().ancestors(info.unique_id) & self._busy_models()
+                if waiting_on:
+                    names = ", ".join(sorted(uid.rsplit(".", 1)[-1] for uid in waiting_on))
+                    self.progress.say(f"{info.node_name}: waits for the answers of {names}; sent after they are merged")
+                    return
                 flights.add(node, session.settings(node))
         except Exception as exc:  # a callback must not raise; see module docstring
             name = getattr(getattr(getattr(event, "data", None), "node_info", None), "node_name", "?")
@@ -115,35 +127,24 @@ class HookRunner:
 
     def _invoke(self) -> int:
         check_target(self.flags)
-        command, args = self.dbt_args[0], self.dbt_args[1:]
-        phases = self._phases(command, args) if self.wait else None
         codes: list[int] = []
         previous_handler = self._watch_sigint()
         try:
-            if phases is None:
-                codes.append(self._invoke_dbt(self.dbt_args))
+            # One dbt invocation of the whole selection: an unchanged re-run costs what plain dbt costs. Only when a
+            # batch model has something to wait for are its downstream nodes built again, in phases, once its answers
+            # are merged (phases.py).
+            failed: set[str] = set()
+            executed: set[str] = set()
+            first = self._invoke_dbt(self.dbt_args, failed, executed)
+            rerun = self._downstream_of_work(executed) if self.wait else set()
+            if not rerun:
+                codes.append(first)
                 self._finish_phase()
             else:
-                graph, groups = phases
-                _, project, rest = split_args(args)
-                failed: set[str] = set()
-                for k, group in enumerate(groups):
-                    blocked = graph.descendants(failed)
-                    todo = [uid for uid in group if uid not in blocked]
-                    if len(todo) < len(group):
-                        self.progress.say(
-                            f"phase {k}: {len(group) - len(todo)} node(s) not run: upstream of them failed"
-                        )
-                    if not todo:
-                        continue
-                    self.progress.say(f"phase {k}: {len(todo)} node(s)")
-                    selectors = [graph.selector(uid) for uid in todo]
-                    phase_args = [command, *project, *rest, "--select", *selectors, "--indirect-selection", "empty"]
-                    codes.append(self._invoke_dbt(phase_args, failed))
-                    # A batch step that failed (a FAILED job, a rejected create) does not hold back the models
-                    # downstream: the batch model's view is built and shows those rows as pending or failed, as after
-                    # a plain `dbt run`; the exit code says it. Only what dbt itself failed to build blocks them.
-                    self._finish_phase()
+                # the nodes built again now count for the exit code, not their first build on stale answers
+                codes.append(first if failed - rerun or first == 2 else 0)
+                self._finish_phase()
+                codes.extend(self._run_phases(rerun, failed - rerun))
         except KeyboardInterrupt:
             # Ctrl-C while dbt itself ran a phase: jobs already submitted go on, as with a Ctrl-C while waiting.
             self._gather()
@@ -170,6 +171,52 @@ class HookRunner:
         if worst:
             return worst
         return 1 if self.errors else 0
+
+    def _graph(self) -> Graph:
+        if self._graph_cache is None:
+            self._graph_cache = Graph.load(self.flags.manifest_path)
+        return self._graph_cache
+
+    def _busy_models(self) -> set[str]:
+        """The gemini_batch models with jobs in flight or queued: something to wait for."""
+        flights = self._flights
+        if flights is None:
+            return set()
+        return {uid for uid, f in flights.models.items() if f.in_flight or (f.queued and not f.stopped)}
+
+    def _downstream_of_work(self, executed: set[str]) -> set[str]:
+        """The nodes of the first invocation that read answers not merged yet: built again once they are."""
+        busy = self._busy_models()
+        if not busy:
+            return set()
+        rerun = self._graph().descendants(busy) & executed
+        if rerun:
+            names = ", ".join(sorted(uid.rsplit(".", 1)[-1] for uid in busy))
+            self.progress.say(f"{len(rerun)} node(s) downstream of {names} are built again once its answers are merged")
+        return rerun
+
+    def _run_phases(self, nodes: set[str], failed: set[str]) -> list[int]:
+        """Build `nodes` again, phase by phase (phases.py), each phase after the jobs of the one before are merged."""
+        command, args = self.dbt_args[0], self.dbt_args[1:]
+        graph = self._graph()
+        _, project, rest = split_args(args)
+        codes: list[int] = []
+        for k, group in enumerate(phases_of(graph, nodes), start=1):
+            blocked = graph.descendants(failed)
+            todo = [uid for uid in group if uid not in blocked]
+            if len(todo) < len(group):
+                self.progress.say(f"phase {k}: {len(group) - len(todo)} node(s) not run: upstream of them failed")
+            if not todo:
+                continue
+            self.progress.say(f"phase {k}: {len(todo)} node(s)")
+            selectors = [graph.selector(uid) for uid in todo]
+            phase_args = [command, *project, *rest, "--select", *selectors, "--indirect-selection", "empty"]
+            codes.append(self._invoke_dbt(phase_args, failed))
+            # A batch step that failed (a FAILED job, a rejected create) does not hold back the models downstream:
+            # the batch model's view is built and shows those rows as pending or failed, as after a plain `dbt run`;
+            # the exit code says it. Only what dbt itself failed to build blocks them.
+            self._finish_phase()
+        return codes
 
     def _flight_models(self) -> list[Any]:
         return list(self._flights.models.values()) if self._flights else []
@@ -211,7 +258,7 @@ class HookRunner:
         signal.signal(signal.SIGINT, handler)
         return previous
 
-    def _invoke_dbt(self, args: list[str], failed: set[str] | None = None) -> int:
+    def _invoke_dbt(self, args: list[str], failed: set[str] | None = None, executed: set[str] | None = None) -> int:
         from dbt.cli.main import dbtRunner
 
         if self._sigint_seen:
@@ -229,31 +276,14 @@ class HookRunner:
                 os.environ[HOOK_ACTIVE_ENV] = previous
         if self._sigint_seen or isinstance(result.exception, KeyboardInterrupt):
             raise KeyboardInterrupt
-        if failed is not None:
-            for item in getattr(result.result, "results", None) or []:
-                if str(getattr(item, "status", "")).lower() in FAILED_STATUSES:
-                    failed.add(item.node.unique_id)
+        for item in getattr(result.result, "results", None) or []:
+            if executed is not None:
+                executed.add(item.node.unique_id)
+            if failed is not None and str(getattr(item, "status", "")).lower() in FAILED_STATUSES:
+                failed.add(item.node.unique_id)
         if result.exception is not None:
             return 2
         return 0 if result.success else 1
-
-    def _phases(self, command: str, args: list[str]) -> tuple[Graph, list[list[str]]] | None:
-        """The selected nodes by phase; None when one dbt invocation does (no selected node after a batch model)."""
-        from dbt.cli.main import dbtRunner
-
-        selection, project, _ = split_args(args)
-        # --log-level none: `ls` prints every selected node even with --quiet; only its result is wanted here
-        listed = dbtRunner().invoke(
-            ["--log-level", "none", "ls", *project, *selection, "--output", "json", "--output-keys", "unique_id"]
-        )
-        if not listed.success or not isinstance(listed.result, list):
-            return None  # dbt will report the same problem in the real invocation
-        kinds = EXECUTED.get(command, EXECUTED["build"])
-        selected = [json.loads(line)["unique_id"] for line in listed.result]
-        selected = [uid for uid in selected if uid.startswith(kinds)]
-        graph = Graph.load(self.flags.manifest_path)
-        groups = phases_of(graph, selected)
-        return (graph, groups) if len(groups) > 1 else None
 
     def _report(self) -> None:
         """The end-of-run table and target/gemini_batch_results.json (spend/report.py); never fails the run."""

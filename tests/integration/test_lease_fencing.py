@@ -3,6 +3,7 @@ google-cloud-bigquery against the local BigQuery (which honours If-Match and can
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -12,10 +13,11 @@ from google.cloud import aiplatform_v1, bigquery
 
 from gemini_batch.batch import collect as collect_step
 from gemini_batch.batch import lease
+from gemini_batch.batch import submit as submit_step
 from gemini_batch.batch.common import NodeOutcome
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.ledger import Ledger
+from gemini_batch.ledger import Ledger, LedgerEntry
 from gemini_batch.local.clients import local_bigquery_client
 from gemini_batch.local.stack import StackInfo
 from gemini_batch.progress import Progress
@@ -174,3 +176,71 @@ def test_a_collector_paused_past_its_lease_never_overwrites_the_ledger_of_the_on
     )
     assert len(events) == 2  # A's SUBMITTING-era insert (job.write) and B's collected event: nothing from A after
     assert (events[-1]["succeeded_count"], events[-1]["failed_count"], events[-1]["total_tokens"]) == (1, 1, 5)
+
+
+def test_a_job_the_ledger_gave_up_on_is_adopted_when_it_shows_later(
+    local_stack: StackInfo, bq_client: bigquery.Client, dataset: str, job_client: aiplatform_v1.JobServiceClient
+) -> None:
+    """A run died right after a committed create; the next one did not see the job in the list in time and marked the
+    row NOT_SUBMITTED. When the job shows, the submit step adopts it instead of leaving it (and its output) orphaned."""
+    ledger = _create_ledger(bq_client, dataset)
+    lines: list[str] = []
+    ctx = _ctx(local_stack, dataset, lines)
+    ctx._job_client_factory = lambda settings, location: job_client
+    node = _node(bq_client, dataset)
+    settings = BatchSettings()
+    input_table = f"{bq_client.project}.{dataset}.m__batch_20261207000000_abcdef_000"
+    bq_client.query(f"create table `{input_table}` as select 'h1' as request_hash, '{{}}' as request").result()
+    entry = LedgerEntry(
+        display_name="dbt-gemini-batch m", dbt_node=node.unique_id, responses_table=node.responses_table,
+        gemini_model=settings.gemini_model, vertex_project=bq_client.project, vertex_location=LOCATION,
+        input_table=input_table, output_table=f"{input_table}_out", request_count=1,
+    )  # fmt: skip
+    ledger.insert(entry)
+    ledger.update(entry, state="NOT_SUBMITTED", collected_at=dt.datetime.now(dt.UTC))
+    created = job_client.create_batch_prediction_job(
+        parent=f"projects/{bq_client.project}/locations/{LOCATION}",
+        batch_prediction_job=submit_step.job_body(ctx, node, settings, entry),
+    )
+    unrelated = LedgerEntry(**{**entry.__dict__, "input_table": f"{bq_client.project}.{dataset}.other__batch_x_000"})
+    job_client.create_batch_prediction_job(  # another model's job in the same dataset: not ours to adopt
+        parent=f"projects/{bq_client.project}/locations/{LOCATION}",
+        batch_prediction_job=submit_step.job_body(ctx, node, settings, unrelated),
+    )
+    with lease.held(ctx, node, lease.SUBMIT) as held:
+        adopted = submit_step.adopt_unknown_jobs(ctx, node, settings, held)
+        assert [e.job_name for e in adopted] == [created.name]
+        assert submit_step.adopt_unknown_jobs(ctx, node, settings, held) == []  # known now
+    current = ledger.current(entry)
+    assert current is not None and current.job_name == created.name and current.collected_at is None
+    assert [e.input_table for e in ledger.uncollected(node.unique_id, node.responses_table)] == [input_table]
+    assert any("adopted batch job" in line for line in lines)
+
+
+@pytest.mark.usefixtures("no_faults")
+def test_a_merge_that_meets_a_concurrent_update_is_run_again_and_lands_once(
+    local_stack: StackInfo, bq_client: bigquery.Client, dataset: str
+) -> None:
+    """BigQuery fails a MERGE that conflicts with another DML on m__responses (a `dbt build` marking unusable answers)
+    with "Could not serialize access ... due to concurrent update"; the hook runs it again with backoff."""
+    _create_ledger(bq_client, dataset)
+    job = Job(bq_client, dataset, "conflict")
+    sent = {"h1": _request("one"), "h2": _request("two")}
+    job.write(sent, [("h1", sent["h1"], _answer("1"), ""), ("h2", sent["h2"], _answer("2"), "")])
+    # h2 failed in an earlier job: its answer now is written by the MERGE (new rows are INSERTs, which never conflict)
+    job.sql(
+        f"insert into `{job.node.responses_table}` (request_hash, request, response, status, job_name, attempts) "
+        "values ('h2', @r, null, 'INTERNAL', 'an earlier job', 1)",
+        [bigquery.ScalarQueryParameter("r", "STRING", sent["h2"])],
+    )
+    message = f"Could not serialize access to table {bq_client.project}:{dataset}.m due to concurrent update"
+    conflict = {"after_commit": False, "status": 400, "reason": "invalidQuery", "message": message}
+    rules = [{"method": "POST", "path": "/jobs$", "body_contains": f"merge `{job.node.responses_table}`", "times": 2,
+              **conflict}]  # fmt: skip
+    set_bigquery_faults(local_stack.bigquery_endpoint, rules)
+    outcome = job.collect()
+    assert [r["fired"] for r in set_bigquery_faults(local_stack.bigquery_endpoint, None)] == [2]
+    assert (outcome.succeeded, outcome.failed, outcome.errors) == (2, 0, [])
+    assert {h: (status, attempts) for h, (status, attempts, _) in job.responses().items()} == {
+        "h1": ("", 1), "h2": ("", 2),
+    }  # fmt: skip

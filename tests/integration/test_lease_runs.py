@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from google.cloud import aiplatform_v1
 
 from gemini_batch.emulator.config import API_METHODS
 from gemini_batch.local.stack import StackInfo
@@ -24,7 +25,7 @@ TTL = 10
 @pytest.fixture()
 def emulator(local_stack: StackInfo) -> Iterator[str]:
     yield local_stack.vertex_endpoint
-    defaults = {"api_error_methods": list(API_METHODS), "api_error_codes": [429, 503]}
+    defaults = {"api_error_methods": list(API_METHODS), "api_error_codes": [429, 503], "list_lag_seconds": 0.0}
     set_emulator_config(local_stack.vertex_endpoint, {**BASELINE_FAULTS, **defaults})
 
 
@@ -104,3 +105,26 @@ def test_a_run_starting_while_another_retries_its_create_leaves_that_row_and_tab
     demo.bq.get_table(jobs[0]["input_table"])  # A's input table is still there for its job
     done = demo.gb("collect", "--select", "review_insights", "--wait")
     assert "SUCCEEDED" in done.output
+
+
+def test_a_create_that_succeeded_but_answered_503_while_the_list_lags_gives_one_job(
+    demo: DemoProject, emulator: str, job_client: aiplatform_v1.JobServiceClient
+) -> None:
+    set_emulator_config(
+        emulator,
+        {"api_error_rate": 1.0, "api_error_methods": ["create"], "api_error_codes": [503],
+         "api_error_after_commit": True, "list_lag_seconds": 20},
+    )  # fmt: skip
+    try:
+        run = demo.gb("run", "--select", "+review_insights")
+    finally:
+        set_emulator_config(emulator, {"list_lag_seconds": 0.0, "api_error_rate": 0.0})
+    assert "looking for it" in run.output
+    jobs = demo.ledger()
+    assert len(jobs) == 1 and jobs[0]["state"] == "JOB_STATE_SUCCEEDED", jobs
+    vertex_jobs = [
+        j
+        for j in job_client.list_batch_prediction_jobs(parent=jobs[0]["job_name"].rsplit("/batchPredictionJobs/", 1)[0])
+        if j.input_config.bigquery_source.input_uri == f"bq://{jobs[0]['input_table']}"
+    ]
+    assert len(vertex_jobs) == 1  # created once: found by its label after the list caught up

@@ -5,20 +5,19 @@ from __future__ import annotations
 import pytest
 
 from gemini_batch.batch.preflight import FILE_URI_SAMPLE, file_uris_sql, missing_message, missing_objects
-from gemini_batch.dbt_project import BatchNode
 
-NODE = BatchNode("model.shop.product_media_insights", "product_media_insights", "p", "d", "product_media_insights")
+PENDING = "p.d.product_media_insights__batch_20261207120000_abcdef_pending"
 
 
 def test_sample_reads_at_most_the_sample_size_and_all_reads_every_uri() -> None:
-    sample, every = file_uris_sql(NODE, "sample"), file_uris_sql(NODE, "all")
+    sample, every = file_uris_sql(PENDING, "sample"), file_uris_sql(PENDING, "all")
     assert f"limit {FILE_URI_SAMPLE}" in sample
     assert "limit" not in every
     for sql in (sample, every):
-        # the rows to send only (pending rule, @max_attempts), both spellings of the field, gs:// URIs only
-        assert "`p.d.product_media_insights__requests` as requests" in sql
-        assert "`p.d.product_media_insights__responses` as responses" in sql
-        assert "@max_attempts" in sql
+        # the rows to send only (the submission's pending table, never m__requests or the cache), both spellings of
+        # the field, gs:// URIs only
+        assert f"`{PENDING}` as pending" in sql
+        assert "__requests" not in sql and "__responses" not in sql
         assert "'$.fileData.fileUri'" in sql and "'$.file_data.file_uri'" in sql
         assert "starts_with(uri, 'gs://')" in sql
 

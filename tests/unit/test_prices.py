@@ -134,3 +134,35 @@ def test_long_context_rates_apply_only_when_asked_and_defined() -> None:
     assert flash.cost(prompt_tokens=10, output_tokens=10, long_context=True) == flash.cost(
         prompt_tokens=10, output_tokens=10
     )
+
+
+def test_the_two_price_lists_are_kept_apart_and_vertex_prices_first() -> None:
+    registry = load_registry()
+    lists = {(p.model, p.price_list): p for p in registry.rows()}
+    vertex, developer = lists[("gemini-2.0-flash", "vertex")], lists[("gemini-2.0-flash", "gemini_api")]
+    assert (vertex.input, vertex.output) == (0.15, 0.60) and (developer.input, developer.output) == (0.10, 0.40)
+    assert registry.price_for("gemini-2.0-flash", DAY) == vertex
+    # a model with only the Developer API's row is priced from it, and the price says so
+    flash = registry.price_for("gemini-2.5-flash", DAY)
+    assert flash is not None and flash.price_list == "gemini_api"
+    # every row names its source and when it was read
+    assert all(p.source.startswith("https://") and p.read_on for p in registry.rows())
+
+
+def test_a_row_of_one_list_may_cover_the_days_of_the_other_but_not_of_its_own() -> None:
+    PriceRegistry([Price("m", 1.0, 2.0, price_list="vertex"), Price("m", 3.0, 4.0, price_list="gemini_api")])
+    with pytest.raises(PriceError, match="prices of 'm' overlap in the gemini_api list"):
+        PriceRegistry([Price("m", 1.0, 2.0, price_list="gemini_api"), Price("m", 3.0, 4.0, price_list="gemini_api")])
+    with pytest.raises(PriceError, match="price_list must be one of vertex, gemini_api"):
+        load_registry({"m": {"input": 1, "output": 2, "price_list": "retail"}})
+
+
+def test_tokens_of_long_requests_pay_the_long_context_rates() -> None:
+    price = Price("m", input=1.0, output=10.0, long_context_threshold=200_000, input_long=2.0, output_long=15.0)
+    totals = {"prompt_tokens": 1_000_000, "output_tokens": 100_000}
+    long = {"prompt_tokens": 400_000, "output_tokens": 20_000}
+    # batch: half of 600k x $1 + 80k x $10, and of 400k x $2 + 20k x $15
+    assert price.cost_with_long_context(totals, long) == pytest.approx((0.6 + 0.8) / 2 + (0.8 + 0.3) / 2)
+    assert price.cost_with_long_context(totals, {}) == pytest.approx(
+        price.cost(prompt_tokens=1_000_000, output_tokens=100_000)
+    )

@@ -5,7 +5,8 @@
     output_state (pending, answered, failed, blocked, truncated, invalid_output: _answer_state), output_error (why a
     row is not answered), given_up (no usable answer and never sent again: max_attempts reached, read from the
     setting when the model was built); previous_response and previous_answered_at (the last answer of the row's key
-    under an earlier request, _answer_history.sql), when the materialization passes history_relation. With a cascade
+    under an earlier request, _answer_history.sql), when the materialization passes history_relation, and with an
+    output schema one typed previous_<field> column per field, read from previous_response. With a cascade
     (escalations_relation, _escalation.sql): a row the hook escalated shows the second model's answer once it has a
     successful one, and answered_by names the Gemini model whose answer the row shows.
     The answer is parsed once per row (parsed_response), and its helper columns are not exposed, so a downstream
@@ -15,7 +16,10 @@
     {%- set retry_unusable = (settings or {}).get('retry_unusable_answers', true) -%}
     {%- set typed_columns = '' -%}
     {%- if output_schema is not none -%}
-        {%- set typed_columns = gemini_batch.output_schema_columns(output_schema) ~ ',' -%}
+        {#- The last good answer typed too: previous_<field>, read from previous_response as the fields are read
+            from response (NULL where there is no previous answer). -#}
+        {%- set typed_columns = gemini_batch.output_schema_columns(output_schema) ~ ',\n'
+            ~ gemini_batch.output_schema_columns(output_schema, 'gemini_batch_previous_output', 'previous_') ~ ',' -%}
     {%- endif -%}
     {#- Without key columns (a model of only `request`) no row is "the same row" across requests. -#}
     {%- set previous_columns = 'cast(null as json) as previous_response, cast(null as timestamp) as previous_answered_at' -%}
@@ -26,6 +30,12 @@
         {%- set previous_join = 'left join gemini_batch_previous as previous on '
             ~ gemini_batch._row_key_sql('requests', key_columns)
             ~ ' = previous.row_key and requests.request_hash = previous.request_hash' -%}
+    {%- endif -%}
+    {%- set answers_from = 'gemini_batch_joined' -%}
+    {%- set helper_columns = 'gemini_batch_output_text, gemini_batch_output, output_state' -%}
+    {%- if output_schema is not none -%}
+        {%- set answers_from = 'gemini_batch_previous_parsed' -%}
+        {%- set helper_columns = helper_columns ~ ', gemini_batch_previous_text, gemini_batch_previous_output' -%}
     {%- endif -%}
     {#- A cascade: the escalated rows whose second answer succeeded take that answer (gemini_batch_escalated). -#}
     {%- set answered_by_column, escalated_join, answer_hash = '', '', 'requests.request_hash' -%}
@@ -96,8 +106,26 @@
         {{ previous_join }}
     ),
 
+    {% if output_schema is not none -%}
+    {#- previous_response parsed once per row, as parsed_response() parses response (the same two levels), for the
+        typed previous_<field> columns. -#}
+    gemini_batch_previous_texts as (
+        select
+            *,
+            {{ gemini_batch._json_output_text('previous_response') }} as gemini_batch_previous_text
+        from gemini_batch_joined
+    ),
+
+    gemini_batch_previous_parsed as (
+        select
+            *,
+            safe.parse_json(gemini_batch_previous_text, wide_number_mode => 'round') as gemini_batch_previous_output
+        from gemini_batch_previous_texts
+    ),
+
+    {% endif -%}
     gemini_batch_answers as (
-        {{ gemini_batch.parsed_response('gemini_batch_joined') }}
+        {{ gemini_batch.parsed_response(answers_from) }}
     ),
 
     gemini_batch_states as (
@@ -108,7 +136,7 @@
     )
 
     select
-        * except (gemini_batch_output_text, gemini_batch_output, output_state),
+        * except ({{ helper_columns }}),
         {{ typed_columns }}
         output_state,
         {{ gemini_batch._answer_error('output_state') }} as output_error,
@@ -157,6 +185,13 @@
         {%- for field in gemini_batch.output_schema_fields(output_schema) if field['name'] | lower in taken -%}
             {{ exceptions.raise_compiler_error('gemini_batch model ' ~ model.name ~ ': the output schema field `'
                 ~ field['name'] ~ "` has the name of a column of the model's view; rename the field or the column") }}
+        {%- endfor -%}
+        {#- ... and so would its last good answer's column, previous_<field>. -#}
+        {%- for field in gemini_batch.output_schema_fields(output_schema)
+              if ('previous_' ~ field['name']) | lower in taken -%}
+            {{ exceptions.raise_compiler_error('gemini_batch model ' ~ model.name ~ ': the column `previous_'
+                ~ field['name'] ~ '` of the output schema field `' ~ field['name'] ~ "` (its last good answer) has the "
+                ~ "name of a column of the model's view; rename the field or the column") }}
         {%- endfor -%}
     {%- endif -%}
 {% endmacro %}

@@ -7,10 +7,11 @@ expiration at all). A running build keeps its staging relations for seconds to m
 unknown job tables; `--older-than 0` when nothing else runs.
 
 A model's job tables are named `<alias>__batch_<stamp>_<id>_<bucket>` (input) and `..._out` (output), in the model's
-dataset (submit.py); an older hook also left `..._pending` staging tables. A table is dropped when the ledger says its
-job was collected (or never created), or when no ledger row names it and it is older than ORPHAN_AFTER (a submitter
-writes the ledger row seconds after the input table, so a younger one may belong to a run in progress). Tables of jobs
-not collected yet are kept: `collect` still needs them. Every such table also expires on its own (submit.py).
+dataset (submit.py), and a submission's pending rows `<alias>__batch_<stamp>_<id>_pending` until its last bucket is
+written. A table is dropped when the ledger says its job was collected (or never created), or when no ledger row names
+it and it is older than ORPHAN_AFTER (a submitter writes the ledger row seconds after the input table, so a younger one
+may belong to a run in progress). Tables of jobs not collected yet are kept, and their submission's pending rows:
+`collect` and the queued buckets still need them. Every such table also expires on its own (submit.py).
 
 With `transport: gcs` a job's files are in `<gcs_prefix>/<input table name>/` (batch/gcs.py); such a folder is deleted
 by the same rule as its table (its job collected or never created, or unknown to the ledger and older than
@@ -64,6 +65,8 @@ def clean(
         known |= tables
         if row["collected_at"] is None:
             keep |= tables
+            # the submission's pending rows (submit.write_pending): its queued buckets are written from them later
+            keep.add(f"{str(row['input_table']).rsplit('.', 1)[-1].rsplit('_', 1)[0]}_pending")
     prefix = job_table_prefix(node)
     staging = staging_pattern(node)
     dropped = []

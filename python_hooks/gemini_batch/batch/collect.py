@@ -22,6 +22,7 @@ from gemini_batch.batch.common import SUCCESS_STATES, NodeOutcome, table_id
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import LedgerEntry
+from gemini_batch.prices import price_for
 from gemini_batch.settings import BatchSettings
 
 # Hashes per bounded MERGE of write_to_cache: ~70 bytes each in the SQL text, well within BigQuery's 1 MB limit on a
@@ -37,6 +38,31 @@ USAGE_FIELDS = (
     ("total_tokens", "totalTokenCount"),
 )
 UNMATCHED_SAMPLE = 5  # keys of unmatched output rows named in the warning
+# The token counts priced at a model's long-context rates when the request's prompt is above its threshold.
+LONG_CONTEXT_FIELDS = ("prompt_tokens", "output_tokens", "thoughts_tokens", "cached_tokens")
+
+
+def long_context_threshold(settings: BatchSettings) -> int | None:
+    """Prompt tokens above which the model's requests pay the long-context rates (None: one tier), from the price
+    registry (data/gemini_prices.csv; the dbt var gemini_batch_prices is not read here)."""
+    price = price_for(settings.gemini_model, dt.datetime.now(dt.UTC).date())
+    return price.long_context_threshold if price else None
+
+
+def long_context_sums(threshold: int | None) -> str:
+    """Select items summing each token count over the output rows whose promptTokenCount is above `threshold`.
+
+    Every row, matched or not: Google bills each row it answered. Priced per request, so the ledger keeps them apart
+    from the job's totals (token_cost prices them at the *_long rates)."""
+    if threshold is None:
+        return ""
+    fields = dict(USAGE_FIELDS)
+    prompt = "safe_cast(json_value(response, '$.usageMetadata.promptTokenCount') as int64)"
+    return "".join(
+        f",\nsum(if({prompt} > {int(threshold):d}, "
+        f"safe_cast(json_value(response, '$.usageMetadata.{fields[name]}') as int64), null)) as long_context_{name}"
+        for name in LONG_CONTEXT_FIELDS
+    )
 
 
 def collect(
@@ -87,7 +113,13 @@ def _collect(
     # Rows already written are kept whatever the job's end: a cancelled or failed job may have answered some.
     if output_exists:
         counts = merge_output(
-            ctx, node, output, entry.job_name or "", sent, judge_answers=settings.retry_unusable_answers
+            ctx,
+            node,
+            output,
+            entry.job_name or "",
+            sent,
+            judge_answers=settings.retry_unusable_answers,
+            threshold=long_context_threshold(settings),
         )
     elif sent:
         counts = {"missing": int(ctx.sql(f"select count(*) as n from `{sent}`", node=node.unique_id)[0]["n"])}
@@ -114,6 +146,7 @@ def _collect(
         total_tokens=counts.get("total_tokens", 0),
         missing_count=counts.get("missing") if sent else None,
         mismatched_count=counts.get("mismatched", 0),
+        **{f"long_context_{name}": counts.get(f"long_context_{name}", 0) for name in LONG_CONTEXT_FIELDS},
         finished_at=finished,
         collected_at=dt.datetime.now(dt.UTC),
     )
@@ -301,6 +334,7 @@ def merge_output(
     job_name: str,
     sent: str | None = None,
     judge_answers: bool = False,
+    threshold: int | None = None,
 ) -> dict[str, int]:
     """Write one job's output into m__responses; returns the output's row counts and token sums, how many rows sent
     are missing from it and how many of its rows are unmatched (`sent`: the job's input table). With `judge_answers`,
@@ -417,6 +451,7 @@ def merge_output(
         f"sum(safe_cast(json_value(response, '$.usageMetadata.{field}') as int64)) as {name}"
         for name, field in USAGE_FIELDS
     )
+    tokens += long_context_sums(threshold)  # of the requests above the model's long-context threshold
     sent_count = f"(select count(distinct request_hash) from `{sent}`)" if sent else "cast(null as int64)"
     rows = ctx.sql(
         f"""

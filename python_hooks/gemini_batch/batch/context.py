@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
 from google.cloud import aiplatform_v1, bigquery, storage
 
 from gemini_batch.ledger import Ledger
@@ -22,6 +23,25 @@ BQ_REQUEST_SECONDS = 30.0
 BQ_RETRY_SECONDS = 45.0
 QUERY_SECONDS = 3600.0
 BQ_RETRY = bigquery.DEFAULT_RETRY.with_timeout(BQ_RETRY_SECONDS)
+CONFLICT_RETRY_SECONDS = 600.0
+
+
+def concurrent_update(exc: Exception) -> bool:
+    """BigQuery's failure of a mutating DML statement (MERGE, UPDATE, DELETE) that conflicted with another on the same
+    table and lost after BigQuery's own three retries: "Could not serialize access to table ... due to concurrent
+    update" (cloud.google.com/bigquery/docs/data-manipulation-language, "DML statement conflicts"). The statement
+    changed nothing, so running it again is safe; the hook's merges are exactly-once per job anyway."""
+    cause = exc.cause if isinstance(exc, gexc.RetryError) and isinstance(exc.cause, Exception) else exc
+    text = str(cause).lower()
+    return "could not serialize access" in text and "concurrent update" in text
+
+
+# A statement that lost a concurrent-update conflict is run again with backoff (1 s doubling to 30 s, jittered) for up
+# to CONFLICT_RETRY_SECONDS, whether BigQuery refuses the job at insert or fails it when done: a `dbt build` of the
+# model (its MERGE and ALTER on m__responses) and the hook's merges never make each other fail.
+CONFLICT_RETRY = gretry.Retry(
+    predicate=concurrent_update, initial=1.0, maximum=30.0, multiplier=2.0, timeout=CONFLICT_RETRY_SECONDS
+)
 
 
 class BatchContext:
@@ -78,7 +98,14 @@ class BatchContext:
             bigquery.ScalarQueryParameter(name, "INT64" if isinstance(v, int) else "STRING", v)
             for name, v in params.items()
         ]
-        job = self.bq.query(
-            sql, job_config=self.query_defaults.config(qparams, node=node), retry=BQ_RETRY, timeout=BQ_REQUEST_SECONDS
-        )
-        return list(job.result(timeout=QUERY_SECONDS, retry=BQ_RETRY))
+
+        def run() -> list[bigquery.Row]:
+            job = self.bq.query(
+                sql,
+                job_config=self.query_defaults.config(qparams, node=node),
+                retry=BQ_RETRY,
+                timeout=BQ_REQUEST_SECONDS,
+            )
+            return list(job.result(timeout=QUERY_SECONDS, retry=BQ_RETRY))
+
+        return CONFLICT_RETRY(run)()

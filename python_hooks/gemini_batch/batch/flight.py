@@ -98,6 +98,11 @@ class Flights:
             except lease.LeaseLost as exc:
                 self._lost(flight, exc)
                 return flight
+            except BatchError as exc:  # the lease stayed busy, or a job that exists cannot be listed yet
+                flight.stopped = True
+                flight.outcome.errors.append(str(exc))
+                self.ctx.progress.say(f"ERROR {exc}")
+                return flight
         flight.in_flight.extend(entry for entry in open_jobs if entry.job_name and not entry.is_collected)
         self.pump()
         return flight
@@ -170,6 +175,11 @@ class Flights:
                 flight.plan = None
                 flight.planned = False
                 return
+            if needs_plan:
+                adopted = submit_step.adopt_unknown_jobs(self.ctx, flight.node, flight.settings, held)
+                flight.in_flight.extend(adopted)
+                if adopted:
+                    return  # planned once they are merged
             if needs_plan:
                 flight.planned = True
                 flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)

@@ -1,7 +1,7 @@
 """Checks before anything is built or submitted: a job location Vertex accepts, next to the model's dataset, a model
 that location serves, and (check_file_uris) Cloud Storage objects that exist for the fileData parts of the rows to send.
 Each failure says what to change; the location checks cost no query, the file check one query and one metadata read
-per object checked, and none of them a job.
+per object checked (the file check reads the submission's pending rows, not m__requests), and none of them a job.
 
 Vertex: "The region of the input BigQuery dataset must be the same as the Vertex AI batch prediction job", and the
 BigQuery multi-regions US and EU are not Vertex locations
@@ -19,7 +19,6 @@ from google.api_core import exceptions as gexc
 from gemini_batch.batch import gcs
 from gemini_batch.batch.common import BatchError
 from gemini_batch.batch.context import BQ_REQUEST_SECONDS, BatchContext
-from gemini_batch.batch.plan import pending_from
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.model_names import location_mismatch
 from gemini_batch.settings import BatchSettings
@@ -98,9 +97,9 @@ def check_bucket_location(ctx: BatchContext, node: BatchNode, settings: BatchSet
         )
 
 
-def file_uris_sql(node: BatchNode, mode: str) -> str:
-    """The distinct gs:// fileData URIs of the rows to send (needs @max_attempts); with `sample` at most
-    FILE_URI_SAMPLE of them, spread over the URIs by fingerprint rather than the first ones in storage order.
+def file_uris_sql(pending_table: str, mode: str) -> str:
+    """The distinct gs:// fileData URIs of the rows to send (`pending_table`, submit.write_pending's); with `sample`
+    at most FILE_URI_SAMPLE of them, spread over the URIs by fingerprint rather than the first ones in storage order.
 
     Requests are JSON text: contents[].parts[].fileData.fileUri (file_data.file_uri in snake_case requests, which
     Vertex accepts too). The materialization's check has already stopped rows whose contents or parts are not lists.
@@ -113,10 +112,10 @@ def file_uris_sql(node: BatchNode, mode: str) -> str:
             select distinct
                 coalesce(json_value(part, '$.fileData.fileUri'), json_value(part, '$.file_data.file_uri')) as uri
             from (
-                select requests.request
-                {pending_from(node)}
-                    -- a plain text scan first: rows without a file part (most of a text model's) are never parsed
-                    and (strpos(requests.request, 'fileUri') > 0 or strpos(requests.request, 'file_uri') > 0)
+                select pending.request
+                from `{pending_table}` as pending
+                -- a plain text scan first: rows without a file part (most of a text model's) are never parsed
+                where strpos(pending.request, 'fileUri') > 0 or strpos(pending.request, 'file_uri') > 0
             ) as pending
             cross join unnest(json_query_array(pending.request, '$.contents')) as content
             cross join unnest(json_query_array(content, '$.parts')) as part
@@ -148,7 +147,7 @@ def missing_message(node_name: str, mode: str, checked: int, missing: list[str])
     )
 
 
-def check_file_uris(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> int:
+def check_file_uris(ctx: BatchContext, node: BatchNode, settings: BatchSettings, pending_table: str) -> int:
     """Stop the model before any table or job when a gs:// object its rows name is missing; returns URIs checked.
 
     Vertex reads each fileData object only when it answers the row, so a missing one would be a failed row after the
@@ -158,7 +157,7 @@ def check_file_uris(ctx: BatchContext, node: BatchNode, settings: BatchSettings)
     mode = settings.check_file_uris
     if mode == "off":
         return 0
-    rows = ctx.sql(file_uris_sql(node, mode), node=node.unique_id, max_attempts=settings.max_attempts)
+    rows = ctx.sql(file_uris_sql(pending_table, mode), node=node.unique_id)
     uris = [str(r["uri"]) for r in rows]
     if not uris:
         return 0

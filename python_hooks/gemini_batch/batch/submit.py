@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from google.api_core import exceptions as gexc
@@ -24,14 +26,15 @@ from gemini_batch.batch.common import (
     NodeOutcome,
     label_value,
     never_connected,
+    table_id,
     transient_retry,
 )
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.lease import Lease, prove
-from gemini_batch.batch.plan import pending_counts, pending_from
+from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts, pending_from
 from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.ledger import LedgerEntry
+from gemini_batch.ledger import SUBMITTING, LedgerEntry
 from gemini_batch.settings import BatchSettings
 
 # a module import, not a name: spend.guards imports gemini_batch.batch, which imports this module
@@ -39,6 +42,11 @@ from gemini_batch.spend import guards as spend_guards
 
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
 LIST_RETRY_SECONDS = 120.0
+# After a create that may have succeeded, the job is looked for over this long (listed again after growing pauses)
+# before another is created: Vertex does not document batchPredictionJobs.list as read-after-write. When the job's
+# output table exists, a job certainly exists and is looked for up to FOUND_OUTPUT_SECONDS; never created again.
+LIST_SETTLE_SECONDS = 120.0
+FOUND_OUTPUT_SECONDS = 900.0
 # Job tables expire on their own if a crash leaves them behind. An input table must outlive the job reading it: Vertex
 # queues a batch job up to 72 h and runs it up to 24 h (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/
 # batch-prediction-gemini), so 5 days; collect drops it anyway once the answers are merged.
@@ -55,9 +63,11 @@ def _expiring(days: int) -> str:
 class ChunkPlan:
     """How one submission splits a model's pending hashes: bucket b of n holds the hashes whose fingerprint is b mod n.
 
-    No global sort: a bucket is a pure function of request_hash, so every chunk's input table is written by one
-    filtered scan, and a chunk written late (after the jobs in flight leave room) holds exactly the hashes it would
-    have held at once. Buckets are disjoint, so no hash is ever in two jobs of one submission.
+    No global sort: a bucket is a pure function of request_hash. The pending rows are selected once, with their
+    bucket, into one table clustered by bucket (write_pending); each chunk's input table reads only its bucket's
+    blocks, and a chunk written late (after the jobs in flight leave room) holds the hashes it would have held at
+    once, less any another run answered meanwhile. Buckets are disjoint, so no hash is ever in two jobs of one
+    submission.
     """
 
     prefix: str
@@ -69,16 +79,16 @@ class ChunkPlan:
     def pending(self) -> int:
         return sum(self.sizes.values())
 
+    @property
+    def pending_table(self) -> str:
+        """Every pending row of this submission with its bucket, clustered by bucket (write_pending)."""
+        return f"{self.prefix}_pending"
+
 
 def bucket_count(pending: int, max_requests_per_job: int) -> int:
     """ceil(pending * 1.1 / max): 10% headroom so that a hash bucket of uneven size rarely exceeds the job limit."""
     return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
 
-
-# Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
-# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus the
-# `{"request_hash": "<64 hex>", "request": }` around it and the newline.
-LINE_BYTES_SQL = "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + 100"
 
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
@@ -90,7 +100,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
 
     None when nothing is pending. Checked before any table is written or job created.
     """
-    check_location(ctx, node, settings)  # before any table is built or job created
+    # before any table is built or job created; with answer_with inline/auto the model may live in a US/EU dataset
+    # that only AI.GENERATE answers, so there the location matters only when a batch job would be created
+    if settings.answer_with == "batch":
+        check_location(ctx, node, settings)
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
     if exhausted:
@@ -101,8 +114,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    if settings.answer_with != "batch":
+        check_location(ctx, node, settings)
     check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
-    check_file_uris(ctx, node, settings)  # the gs:// objects of fileData parts exist: before any table or job
     spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
@@ -111,7 +125,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
         # the JSONL bytes of each request only when they bound the chunk: reading `request` bills its whole column
-        line_bytes = f"any_value({LINE_BYTES_SQL})" if by_bytes else "0"
+        line_bytes = (
+            f"any_value({gcs.line_bytes_sql('requests.request', 'requests.request_hash')})" if by_bytes else "0"
+        )
         rows = ctx.sql(
             f"""
             select bucket, count(*) as n, sum(line_bytes) as line_bytes
@@ -147,10 +163,36 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         sizes=sizes,
         queued=sorted(sizes),
     )
+    write_pending(ctx, node, settings, plan)
+    try:
+        check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist
+    except BaseException:
+        ctx.bq.delete_table(plan.pending_table, not_found_ok=True)
+        raise
     ctx.progress.say(
         f"{node.name}: {plan.pending} request(s) pending -> {len(sizes)} batch job(s) on {settings.gemini_model}"
     )
     return plan
+
+
+def write_pending(ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ChunkPlan) -> None:
+    """The pending rows, selected once per submission into one table clustered by bucket: each chunk's input table
+    and check_file_uris then read this table, not m__requests (whose request column a bucket filter cannot prune:
+    on-demand BigQuery bills every referenced column of every row scanned). Expires like the input tables (queued
+    buckets may wait for jobs in flight); dropped once the last bucket is written."""
+    ctx.sql(
+        f"""
+        create table `{plan.pending_table}`
+        cluster by bucket
+        {_expiring(INPUT_TABLE_DAYS)} as
+        select requests.request_hash, any_value(requests.request) as request, {BUCKET_SQL} as bucket
+        {pending_from(node)}
+        group by requests.request_hash
+        """,
+        node=node.unique_id,
+        n_buckets=plan.n_buckets,
+        max_attempts=settings.max_attempts,
+    )
 
 
 def submit_chunk(
@@ -167,18 +209,26 @@ def submit_chunk(
         prove(ctx, held, "writing a job's input table")
     bucket = plan.queued.pop(0)
     input_table = f"{plan.prefix}_{bucket:03d}"
+    # The bucket is a constant in the SQL text, not a parameter: only a constant filter on the clustering column
+    # prunes the pending table's blocks (cloud.google.com/bigquery/docs/querying-clustered-tables). A hash another
+    # run answered since the plan is left out (the cache's hash and status columns only).
     ctx.sql(
         f"""
         create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as
-        select requests.request_hash, any_value(requests.request) as request
-        {pending_from(node)} and {BUCKET_SQL} = @bucket
-        group by requests.request_hash
+        select pending.request_hash, pending.request
+        from `{plan.pending_table}` as pending
+        where pending.bucket = {bucket:d}
+            and pending.request_hash not in (
+                select responses.request_hash
+                from `{node.responses_table}` as responses
+                where responses.request_hash is not null and not {PENDING_CONDITION}
+            )
         """,
         node=node.unique_id,
-        n_buckets=plan.n_buckets,
-        bucket=bucket,
         max_attempts=settings.max_attempts,
     )
+    if not plan.queued:  # every bucket is written: the pending rows are not needed any more
+        ctx.bq.delete_table(plan.pending_table, not_found_ok=True)
     count = int(ctx.sql(f"select count(*) as n from `{input_table}`", node=node.unique_id)[0]["n"])
     if count > settings.max_requests_per_job:  # cannot happen unless rows were added since the plan; never send it
         ctx.bq.delete_table(input_table, not_found_ok=True)
@@ -282,8 +332,12 @@ def create_job(
         except TRANSIENT as exc:
             if never_connected(exc):
                 raise  # the request never left: no job can exist
-            # The job may exist although the call failed. Look before retrying.
-            found = find_by_input_label(client, parent, entry)
+            # The job may exist although the call failed. Look (over a bounded window) before retrying.
+            ctx.progress.say(
+                f"{node.name}: create_batch_prediction_job answered {exc.__class__.__name__}; the job may exist, "
+                f"looking for it for up to {LIST_SETTLE_SECONDS:.0f} s before creating it again"
+            )
+            found = find_created(ctx, client, parent, entry)
             if found is not None:
                 return found
             raise
@@ -337,6 +391,41 @@ def find_by_input_label(
         ) from exc
 
 
+def find_created(
+    ctx: BatchContext,
+    client: aiplatform_v1.JobServiceClient,
+    parent: str,
+    entry: LedgerEntry,
+    settle_seconds: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> aiplatform_v1.BatchPredictionJob | None:
+    """The job of a create that may have succeeded: listed by its label now and again after pauses of 2, 4, 8 ... 30 s
+    for settle_seconds (default LIST_SETTLE_SECONDS). None only when it never showed and its output table does not
+    exist; when the output table exists a job certainly does, and it is looked for up to FOUND_OUTPUT_SECONDS, then
+    the step fails rather than create a second one."""
+    settle = LIST_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    started = time.monotonic()
+    pause = 2.0
+    output_seen = False
+    while True:
+        found = find_by_input_label(client, parent, entry)
+        if found is not None:
+            return found
+        if not output_seen and entry.output_table and ctx.table_exists(entry.output_table):
+            output_seen = True
+            settle = max(settle, FOUND_OUTPUT_SECONDS)
+        if time.monotonic() - started + pause > settle:
+            if output_seen:
+                raise BatchError(
+                    f"a batch job for {entry.input_table} exists (it wrote {entry.output_table}) but Vertex has not "
+                    f"listed it for {settle:.0f} s; nothing was created again. Run again later: it is found and "
+                    "collected then"
+                )
+            return None
+        sleep(pause)
+        pause = min(pause * 2, 30.0)
+
+
 def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: LedgerEntry, held: Lease) -> None:
     """A ledger row without a job: the previous run died around create. Adopt the job if Vertex has it.
 
@@ -344,7 +433,12 @@ def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: Ledger
     the lease; once we hold it, that run has finished or lost it. Its input table is dropped only after proving it.
     """
     parent = f"projects/{entry.vertex_project}/locations/{entry.vertex_location}"
-    found = find_by_input_label(ctx.jobs(settings), parent, entry)
+    # The list has had time to settle since the row was written (by the dead run's clock: a guess, hence the adoption
+    # sweep below for a job that shows later still).
+    age = (dt.datetime.now(dt.UTC) - entry.submitted_at).total_seconds() if entry.submitted_at else 0.0
+    found = find_created(
+        ctx, ctx.jobs(settings), parent, entry, max(0.0, min(LIST_SETTLE_SECONDS - age, LIST_SETTLE_SECONDS))
+    )
     if found is not None:
         entry.lease_token = held.token
         ctx.ledger.update(entry, job_name=found.name, state=found.state.name)
@@ -354,3 +448,60 @@ def recover_submitting(ctx: BatchContext, settings: BatchSettings, entry: Ledger
     entry.lease_token = held.token
     ctx.ledger.update(entry, state="NOT_SUBMITTED", collected_at=dt.datetime.now(dt.UTC))
     ctx.bq.delete_table(entry.input_table, not_found_ok=True)
+
+
+ADOPT_DAYS = INPUT_TABLE_DAYS  # a job older than its input table's lifetime can no longer read it
+
+
+def job_input_table(node: BatchNode, job: aiplatform_v1.BatchPredictionJob) -> str | None:
+    """The input table (project.dataset.table) of a job this package created for the node's answer cache, or None."""
+    uri = job.input_config.bigquery_source.input_uri
+    if uri:
+        table = table_id(uri)
+    else:  # transport gcs: <gcs_prefix>/<input table name>/input/...
+        names = [u.rstrip("/").split("/")[-3] for u in job.input_config.gcs_source.uris if u.count("/") >= 4]
+        table = f"{node.dataset}.{names[0]}" if names else ""
+    return table if table.startswith(f"{node.dataset}.{node.alias}__batch_") else None
+
+
+def adopt_unknown_jobs(ctx: BatchContext, node: BatchNode, settings: BatchSettings, held: Lease) -> list[LedgerEntry]:
+    """Jobs Vertex has for the node's answer cache that the ledger does not know (no row for their input table, or a
+    row without a job: given up as NOT_SUBMITTED because the job did not show in the list in time, or FAILED after
+    every create attempt answered an error) are adopted: recorded in the ledger
+    as in flight, so they are collected (their answers merged, their tables dropped) instead of left as orphans.
+    Under the submit lease, before planning: their hashes are then not sent again."""
+    location = ctx.location(settings)
+    parent = f"projects/{settings.vertex_project or node.database}/locations/{location}"
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=ADOPT_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # ListBatchPredictionJobsRequest.filter: labels.key="value" and create_time>"RFC 3339" (aiplatform_v1
+    # types/job_service.py)
+    request = {"parent": parent, "filter": f'labels.dbt_node="{label_value(node.name)}" AND create_time>"{since}"'}
+    jobs = transient_retry(LIST_RETRY_SECONDS)(
+        lambda: list(ctx.jobs(settings).list_batch_prediction_jobs(request=request, timeout=60))
+    )()
+    by_input = {table: job for job in jobs if (table := job_input_table(node, job))}
+    if not by_input:
+        return []
+    known = ctx.ledger.by_input_tables(node.responses_table, list(by_input))
+    adopted = []
+    for table, job in by_input.items():
+        entry = known.get(table)
+        if entry is not None and (entry.job_name or entry.state == SUBMITTING):
+            continue  # known, or being resolved (recover_submitting)
+        prove(ctx, held, "adopting a job the ledger does not know")
+        if entry is None:
+            entry = LedgerEntry(
+                display_name=job.display_name, dbt_node=node.unique_id, responses_table=node.responses_table,
+                gemini_model=settings.gemini_model, vertex_project=settings.vertex_project or node.database,
+                vertex_location=location, input_table=table, output_table=f"{table}_out", request_count=0,
+                invocation_id=ctx.invocation_id,
+            )  # fmt: skip
+        entry.lease_token = held.token
+        entry.collected_at = None
+        ctx.ledger.update(entry, job_name=job.name, state=job.state.name, error=None)
+        ctx.progress.say(
+            f"{node.name}: adopted batch job {job.name.rsplit('/', 1)[-1]} (reading {table}), which the ledger did "
+            "not know: it is collected like the others"
+        )
+        adopted.append(entry)
+    return adopted

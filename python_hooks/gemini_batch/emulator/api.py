@@ -7,6 +7,7 @@ which answers with the project number whatever the caller used) or "id". Paths a
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import random
@@ -15,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from gemini_batch.emulator.clock import now_rfc3339
+from gemini_batch.emulator.clock import now_rfc3339, parse_rfc3339, utcnow
 from gemini_batch.emulator.config import EmulatorConfig
 from gemini_batch.emulator.errors import ApiError, failed_precondition, invalid_argument
 from gemini_batch.emulator.filters import FilterError, compile_filter
@@ -116,8 +117,9 @@ class JobService:
         size = min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         fingerprint = hashlib.sha256(f"{location}|{text}".encode()).hexdigest()[:16]
         offset = self._read_token(query.get("pageToken") or query.get("page_token") or "", fingerprint)
+        listed_before = utcnow() - dt.timedelta(seconds=self.config().list_lag_seconds)
         jobs = sorted(
-            (j.resource for j in self.store.all(location)),
+            (j.resource for j in self.store.all(location) if parse_rfc3339(j.resource["createTime"]) <= listed_before),
             key=lambda r: (r["createTime"], r["name"]),
             reverse=True,  # newest first, as Vertex lists
         )

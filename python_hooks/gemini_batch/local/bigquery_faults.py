@@ -7,6 +7,8 @@ of the body) is handled as usual, so it takes effect, but its answer is replaced
 answer for a transient backend failure: google-cloud-bigquery retries it (its DEFAULT_RETRY retries the reason
 backendError) exactly as it retries a connection dropped before the answer arrived, i.e. a lost response. With
 `"after_commit": false` the request is refused without taking effect. Each rule fires `times` times (default 1).
+`status`, `reason` and `message` replace the error answered, e.g. BigQuery's failure of a DML statement that conflicts
+with another on the same table: 400 `invalidQuery` "Could not serialize access to table ... due to concurrent update".
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ from typing import Any
 FAULTS_PATH = "/_local/faults"
 
 
-def backend_error() -> bytes:
-    message = "Error encountered during execution. Retrying may solve the problem (injected: response lost)."
+LOST = "Error encountered during execution. Retrying may solve the problem (injected: response lost)."
+STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 409: "ALREADY_EXISTS", 500: "INTERNAL",
+                503: "UNAVAILABLE"}  # fmt: skip
+
+
+def error_body(status: int = 503, reason: str = "backendError", message: str = LOST) -> bytes:
     return json.dumps(
         {
             "error": {
-                "code": 503,
+                "code": status,
                 "message": message,
-                "errors": [{"message": message, "domain": "global", "reason": "backendError"}],
-                "status": "UNAVAILABLE",
+                "errors": [{"message": message, "domain": "global", "reason": reason}],
+                "status": STATUS_NAMES.get(status, "UNKNOWN"),
             }
         }
     ).encode()
@@ -47,7 +53,8 @@ class Faults:
     def set(self, rules: list[dict[str, Any]]) -> None:
         checked = []
         for rule in rules:
-            unknown = set(rule) - {"method", "path", "body_contains", "times", "after_commit"}
+            unknown = set(rule) - {"method", "path", "body_contains", "times", "after_commit", "status", "reason",
+                                   "message"}  # fmt: skip
             if unknown:
                 raise ValueError(f"unknown fault rule keys {sorted(unknown)}")
             re.compile(rule.get("path", ""))
@@ -99,7 +106,8 @@ class FaultsASGI:
                 return None
 
             await self.app(scope, replaying(messages, receive), discard)
-        await respond(send, 503, backend_error())
+        status = int(rule.get("status", 503))
+        await respond(send, status, error_body(status, rule.get("reason", "backendError"), rule.get("message", LOST)))
 
     async def _admin(self, method: str, body: bytes, send: Any) -> None:
         if method == "POST":

@@ -2,9 +2,11 @@
 
 1. At start-up bqemulator loads DuckDB's `spatial` extension, which DuckDB would download. The extension ships as a PyPI
    wheel (`duckdb-extension-spatial`), so we install it from that file first; nothing is fetched.
-2. Datasets made by SQL (`create schema`, which dbt-bigquery uses) land in bqemulator's hard-coded "US". Real BigQuery
-   puts them in the query job's location (the profile's region); Vertex batch rejects multi-region datasets, so the
-   local default location is set to the stack's region instead.
+2. Datasets made by SQL (`create schema`, which dbt-bigquery uses) land in bqemulator's hard-coded "US", whatever the
+   query job's location. Real BigQuery puts them in the query job's location (the profile's `location`: `US` stays
+   `US`, so the package's location check and the Vertex emulator refuse it as Vertex does), or in the statement's
+   OPTIONS(location=...): gemini_batch.local.bqemulator_dataset_location. A job that names no location makes its
+   dataset in the stack's region.
 3. google-cloud-bigquery sends `*/*` as the media Content-Type of multipart loads (load_table_from_json), which
    bqemulator rejects; we add it to the permitted list before the app is built.
 4. bqemulator shares one DuckDB connection between requests running at the same time, so one client could read
@@ -22,6 +24,8 @@
 9. bqemulator ignores `If-Match` on tables.patch; BigQuery answers 412 to a stale etag, which the hook's lease relies on
    (gemini_batch.local.bqemulator_if_match).
 10. Tests and the soak lose answers on purpose (gemini_batch.local.bigquery_faults, POST /_local/faults).
+11. BigQuery's AI.GENERATE, which bqemulator lacks, answered by the Vertex emulator's responder with its current config
+   (--vertex-endpoint), and refused as BigQuery refuses a malformed call (gemini_batch.local.bqemulator_ai_generate).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--location", default="us-central1", help="location of datasets created without one")
     parser.add_argument("--data-dir", default=None, help="persist tables here (default: in memory)")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--vertex-endpoint", default=None, help="the Vertex emulator whose config AI.GENERATE follows")
     args = parser.parse_args(argv)
     from gemini_batch.local import bqemulator_options  # ALTER TABLE SET OPTIONS with labels/expressions (see there)
 
@@ -99,6 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_alter_columns  # tables.get follows ADD/DROP COLUMN
 
     bqemulator_alter_columns.install()
+    from gemini_batch.local import bqemulator_dataset_location  # CREATE SCHEMA in the query job's location
+
+    bqemulator_dataset_location.install()
+    from gemini_batch.local import bqemulator_ai_generate  # AI.GENERATE answered by the Vertex emulator's responder
+
+    bqemulator_ai_generate.install(args.vertex_endpoint)
     install_spatial_extension()
     permit_wildcard_upload_content_type()
     introspect_schemas_without_running()
@@ -106,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_if_match  # 412 on a stale If-Match
 
     bqemulator_if_match.install()
+    from gemini_batch.local import bqemulator_iam  # testIamPermissions and Resource Manager's project answers
+
+    bqemulator_iam.install()
     from gemini_batch.local import bigquery_faults  # injected lost answers
 
     bigquery_faults.install()

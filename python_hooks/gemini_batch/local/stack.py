@@ -168,6 +168,7 @@ class LocalStack:
         bq_args = [
             "-m", "gemini_batch.local.bigquery_server",
             "--rest-port", str(cfg.bq_port), "--grpc-port", str(cfg.bq_grpc_port), "--project", cfg.project,
+            "--vertex-endpoint", vertex_url,
         ]  # fmt: skip
         bigquery_data_dir = str(self.data_dir / "bigquery") if cfg.persist_bigquery else None
         if bigquery_data_dir:

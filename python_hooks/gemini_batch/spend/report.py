@@ -19,7 +19,7 @@ from typing import Any
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.plan import pending_counts
 from gemini_batch.dbt_project import BatchNode
-from gemini_batch.prices import estimate_cost, normalize_model
+from gemini_batch.prices import estimate_cost, normalize_model, price_for
 from gemini_batch.settings import BatchSettings
 from gemini_batch.spend.estimate import ModelPlan
 
@@ -54,6 +54,10 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
             coalesce(sum(output_tokens), 0) as tokens_out,
             coalesce(sum(thoughts_tokens), 0) as tokens_thinking,
             coalesce(sum(cached_tokens), 0) as tokens_cached,
+            coalesce(sum(long_context_prompt_tokens), 0) as long_prompt_tokens,
+            coalesce(sum(long_context_output_tokens), 0) as long_output_tokens,
+            coalesce(sum(long_context_thoughts_tokens), 0) as long_thoughts_tokens,
+            coalesce(sum(long_context_cached_tokens), 0) as long_cached_tokens,
             min(submitted_at) as started,
             max(coalesce(collected_at, updated_at)) as ended
         from ({ctx.ledger.latest_sql()})
@@ -87,18 +91,17 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
     else:
         row["cached"] = None
     row["retried"] = plan.retries_due if plan and row["sent"] else 0
-    row["estimated_cost_usd"] = (
-        estimate_cost(
-            normalize_model(settings.gemini_model),
-            dt.datetime.now(dt.UTC).date(),
-            prompt_tokens=row["tokens_in"],
-            output_tokens=row["tokens_out"],
-            thoughts_tokens=row["tokens_thinking"],
-            cached_tokens=row["tokens_cached"],
-        )
-        if row["jobs"]
-        else 0.0
-    )
+    price = price_for(normalize_model(settings.gemini_model), dt.datetime.now(dt.UTC).date())
+    if not row["jobs"]:
+        row["estimated_cost_usd"] = 0.0
+    elif price is None:  # estimate_cost warns that the model has no price; the cost stays unknown, never 0
+        row["estimated_cost_usd"] = estimate_cost(settings.gemini_model, dt.datetime.now(dt.UTC).date(),
+                                                  prompt_tokens=0, output_tokens=0)  # fmt: skip
+    else:  # the tokens of requests above the long-context threshold at the long rates (the ledger keeps them apart)
+        totals = {"prompt_tokens": row["tokens_in"], "output_tokens": row["tokens_out"],
+                  "thoughts_tokens": row["tokens_thinking"], "cached_tokens": row["tokens_cached"]}  # fmt: skip
+        long = {k: int(jobs[f"long_{k}"]) for k in totals}
+        row["estimated_cost_usd"] = price.cost_with_long_context(totals, long)
     started, ended = jobs["started"], jobs["ended"]
     row["wall_seconds"] = round((ended - started).total_seconds(), 1) if started and ended else 0.0
     return row
