@@ -4,6 +4,16 @@
     so one run shows them all. The hook runs the same checks on the manifest, with the same message
     (gemini_batch.settings.settings_for). Returns the checked settings by name. -#}
 {% macro _validate_settings(model) %}
+    {%- set result = gemini_batch._settings_checked(model) -%}
+    {%- if result.message is not none -%}
+        {{ exceptions.raise_compiler_error(result.message) }}
+    {%- endif -%}
+    {{ return(result.settings) }}
+{% endmacro %}
+
+{#- The checks of _validate_settings without raising: {'settings': the checked settings, 'message': every problem of
+    the model in one sentence, or none}. check_selected_settings (on-run-start) reads every selected model's. -#}
+{% macro _settings_checked(model) %}
     {%- set registry = gemini_batch._settings_registry() -%}
     {%- set rules = gemini_batch._settings_rules() -%}
     {%- set model_config = model.get('config') or {} -%}
@@ -70,17 +80,14 @@
             ~ ' is greater than poll_max_seconds=' ~ checked.poll_max_seconds
             ~ '; make poll_initial_seconds at most poll_max_seconds') -%}
     {%- endif -%}
-    {%- if 'escalate_to' not in bad and 'escalate_when' not in bad
-        and (checked.escalate_to is none) != (checked.escalate_when is none) -%}
-        {%- set given, missing = ('escalate_to', 'escalate_when') if checked.escalate_when is none
-            else ('escalate_when', 'escalate_to') -%}
+    {%- if (checked.escalate_to is none) != (checked.escalate_when is none) -%}
+        {%- set given, missing = ('escalate_to', 'escalate_when') if checked.escalate_when is none else ('escalate_when', 'escalate_to') -%}
         {%- do problems.append(given ~ ' needs ' ~ missing ~ ': a cascade names the second Gemini '
             ~ 'model (escalate_to) and the rows it answers again (escalate_when, a SQL predicate over the model'
             ~ "'s typed columns and output_state)") -%}
     {%- endif -%}
     {%- if 'escalate_to' not in bad and 'gemini_model' not in bad and checked.escalate_to is not none
-        and gemini_batch._price_model_key(checked.escalate_to)
-        == gemini_batch._price_model_key(checked.gemini_model) -%}
+        and gemini_batch._price_model_key(checked.escalate_to) == gemini_batch._price_model_key(checked.gemini_model) -%}
         {%- do problems.append("escalate_to='" ~ checked.escalate_to
             ~ "' is the model's own gemini_model; name a second model") -%}
     {%- endif -%}
@@ -89,15 +96,15 @@
         {%- do problems.append("transport=gcs needs gcs_prefix, the Cloud Storage folder for the "
             ~ "jobs' JSONL files (for example gs://my-bucket/gemini-batch); set gcs_prefix in the model's meta") -%}
     {%- endif -%}
+    {%- set message = none -%}
     {%- if problems | length == 1 -%}
-        {{ exceptions.raise_compiler_error(prefix ~ problems[0]) }}
+        {%- set message = prefix ~ problems[0] -%}
     {%- elif problems -%}
         {%- set numbered = [] -%}
         {%- for problem in problems -%}
             {%- do numbered.append('(' ~ loop.index ~ ') ' ~ problem) -%}
         {%- endfor -%}
-        {{ exceptions.raise_compiler_error(prefix ~ (problems | length) ~ ' settings problems: '
-            ~ (numbered | join('; '))) }}
+        {%- set message = prefix ~ (problems | length) ~ ' settings problems: ' ~ (numbered | join('; ')) -%}
     {%- endif -%}
-    {{ return(checked) }}
+    {{ return({'settings': checked, 'message': message}) }}
 {% endmacro %}

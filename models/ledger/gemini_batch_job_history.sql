@@ -59,6 +59,8 @@ final as (
     select
         job_name,
         regexp_extract(job_name, r'batchPredictionJobs/([^/]+)$') as job_id,
+        -- batch: a Vertex batch job; inline: a dbt run that answered with AI.GENERATE (answer_with)
+        coalesce(kind, 'batch') as kind,
         dbt_node,
         regexp_extract(dbt_node, r'[^.]+$') as model_name,
         gemini_model,

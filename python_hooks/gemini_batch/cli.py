@@ -7,6 +7,7 @@ dbt-gemini-batch plan    [--select M ...] [dbt flags]   what a run would send an
 dbt-gemini-batch collect [--select M ...] [--wait]      merge finished jobs' answers (then `dbt run -s m+`)
 dbt-gemini-batch cancel  [--select M ...] [dbt flags]   cancel jobs in flight
 dbt-gemini-batch clean   [--select M ...] [dbt flags]   drop job tables a killed run left, and list them
+dbt-gemini-batch doctor  [--select M ...] [dbt flags]   before a first paid run: credentials, locations, permissions
 dbt-gemini-batch local up|down|status                  the local stack (BigQuery + Vertex emulators)
 """
 
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("collect", "merge the answers of finished jobs into m__responses"),
         ("cancel", "cancel jobs in flight"),
         ("clean", "drop job tables a killed run left (of jobs collected or never created) and list them"),
+        ("doctor", "check credentials, locations and every permission a run needs; one line per check with its fix"),
     ):
         p = sub.add_parser(
             name,
@@ -101,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--allow-over-budget", action="store_true", help="let this run pass the spend guards")
         if name == "status":
             p.add_argument("--failed", action="store_true", help="list every failed row's key and error")
+        if name == "doctor":
+            p.add_argument(
+                "--canary", action="store_true",
+                help="also send one 3-row job per configured transport (cost printed and confirmed first) and record "
+                "what Vertex writes back, and whether BigQuery honours If-Match (target/gemini_batch_canary.json)",
+            )  # fmt: skip
+            p.add_argument("--yes", action="store_true", help="--canary without asking for confirmation")
+            p.add_argument("--canary-timeout", type=float, default=60.0, metavar="MINUTES",
+                           help="how long --canary waits for its jobs (default 60)")  # fmt: skip
         if name == "clean":
             p.add_argument(
                 "--older-than",
@@ -112,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name in ("collect", "submit"):
             _add_interrupt_flag(p)
+    compare = sub.add_parser(
+        "compare",
+        help="ask a sample of one model under a variant (prompt, system instruction, generation config, Gemini "
+        "model): agreement with the current answers, tokens and cost of both, the cost of switching",
+        description="Sends the sample's requests under the variant as a batch job (spend guards apply; the plan's "
+        "cost is shown first), compares the answers field by field with the current ones, writes m__comparisons "
+        "and target/gemini_batch_compare.json. The sampled answers are cached like any other.",
+    )
+    _add_dbt_flags(compare)
+    from gemini_batch.spend.compare_command import add_arguments as add_compare_arguments
+
+    add_compare_arguments(compare)
     local = sub.add_parser("local", help="the local stack: bqemulator + the Vertex AI batch emulator")
     from gemini_batch.local.cli import add_arguments
 
@@ -146,10 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_local(ns)
     if getattr(ns, "allow_over_budget", False):
         allow_over_budget()
+    if ns.command == "doctor":
+        return doctor_command(ns)
     if ns.command == "plan":
         from gemini_batch.spend.plan_command import plan
 
         return plan(_flags_as_dbt_args(ns), ns.select)
+    if ns.command == "compare":
+        from gemini_batch.spend.compare_command import compare
+
+        return compare(_flags_as_dbt_args(ns), ns.select, ns)
     return scheduler_command(ns)
 
 
@@ -244,6 +273,52 @@ def scheduler_command(ns: argparse.Namespace) -> int:
         return EXIT_USAGE if isinstance(exc, ProjectError | SettingsError) else EXIT_FAILED
 
 
+def doctor_command(ns: argparse.Namespace) -> int:
+    """`doctor`: every check of gemini_batch.doctor for the selected models; exit 1 when one fails."""
+    from gemini_batch.dbt_project import DbtFlags, ProjectError, select_nodes
+    from gemini_batch.doctor import Doctor, report, resource_manager_client
+    from gemini_batch.session import Session
+    from gemini_batch.settings import SettingsError
+
+    progress = Progress()
+    try:
+        flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
+        session = Session.open(flags, progress=progress)
+        nodes = select_nodes(flags, session.manifest, ns.select)
+        if not nodes:
+            progress.say(_nothing_selected(ns.select))
+            return EXIT_OK
+        doctor = Doctor(session.runner.ctx, session.credentials, session.settings,
+                        resource_manager_client(session.credentials))  # fmt: skip
+        text, healthy = report(doctor.run(nodes))
+        print(text)
+        if not ns.canary:
+            return EXIT_OK if healthy else EXIT_FAILED
+        if not healthy:
+            print("canary not sent: fix the failures above first")
+            return EXIT_FAILED
+        from gemini_batch import canary
+
+        the_plan = canary.plan(nodes, session.settings)
+        print(the_plan.describe())
+        if not ns.yes:
+            if not sys.stdin.isatty():
+                print("canary not sent: confirm with --yes (no terminal to ask)")
+                return EXIT_FAILED
+            if input("send it? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("canary not sent")
+                return EXIT_OK
+        path = canary.result_path(flags.project_dir, flags.target_path)
+        result = canary.run(session.runner.ctx, nodes, session.settings, the_plan, ns.canary_timeout * 60, path)
+        print("\n".join(canary.summary(result)))
+        print(f"kept in {path}; `dbt-gemini-batch status` shows it")
+        failed = [t for t, found in result["transports"].items() if "error" in found]
+        return EXIT_FAILED if failed else EXIT_OK
+    except (ProjectError, SettingsError) as exc:
+        progress.say(f"ERROR {exc}")
+        return EXIT_USAGE
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -319,6 +394,8 @@ def _print_status(
             cannot.append(f"ERROR cannot report {node.name}: {explain(exc) or exc}")
     if failed_only and not failed_count and reportable:
         print("no failed requests in " + ", ".join(n.name for n in reportable))
+    if not failed_only:
+        _print_canary(session)  # what the last `doctor --canary` found, when it ran here
     if not failed_only and reportable:
         _print_jobs(session, reportable, ledger_exists, live_state)
     for line in cannot:
@@ -348,6 +425,18 @@ def _print_jobs(session: Session, nodes: list[BatchNode], ledger_exists: bool, l
             f"{state.removeprefix('JOB_STATE_'):<14} {e.request_count or 0:>9} {e.succeeded_count or 0:>8} "
             f"{e.failed_count or 0:>7}  {e.submitted_at:%Y-%m-%d %H:%M}"
         )
+
+
+def _print_canary(session: Session) -> None:
+    """What the last `doctor --canary` found, when it ran in this project."""
+    import json
+
+    from gemini_batch.canary import result_path, summary
+
+    path = result_path(session.flags.project_dir, session.flags.target_path)
+    if path.exists():
+        for line in summary(json.loads(path.read_text())):
+            print(line)
 
 
 def entry_point() -> None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 # partial parsing.
 HOOK_ACTIVE_ENV = "GEMINI_BATCH_HOOK_ACTIVE"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_USAGE = 2  # as dbt and the other commands for a configuration problem
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
 
 
@@ -61,7 +62,6 @@ class HookRunner:
         self._warming: threading.Thread | None = None
         self._sigint_seen = False
         self._in_dbt = False  # a Ctrl-C while dbt runs a phase is handled differently from one while waiting
-        self._skipped: set[str] = set()  # nodes dbt skipped (upstream failed): their settings are checked at the end
         self._graph_cache: Graph | None = None
 
     def _open_session(self, invocation_id: str) -> tuple[Session, Flights]:
@@ -160,7 +160,6 @@ class HookRunner:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         self._gather()
-        self._check_skipped_settings()
         summary = summarize(self.outcomes)
         if summary:
             self.progress.say(summary)
@@ -278,8 +277,6 @@ class HookRunner:
         if self._sigint_seen or isinstance(result.exception, KeyboardInterrupt):
             raise KeyboardInterrupt
         for item in getattr(result.result, "results", None) or []:
-            if str(getattr(item, "status", "")).lower() == "skipped":
-                self._skipped.add(item.node.unique_id)
             if executed is not None:
                 executed.add(item.node.unique_id)
             if failed is not None and str(getattr(item, "status", "")).lower() in FAILED_STATUSES:
@@ -287,25 +284,6 @@ class HookRunner:
         if result.exception is not None:
             return 2
         return 0 if result.success else 1
-
-    def _check_skipped_settings(self) -> None:
-        """The configuration problems of the gemini_batch models dbt skipped (downstream of a model that failed, often
-        one with configuration problems of its own), so one run names every problem of the selection: dbt's
-        materialization names those of the models it ran."""
-        from gemini_batch.dbt_project import Manifest, ProjectError
-        from gemini_batch.settings import SettingsError, settings_for
-
-        if not self._skipped:
-            return
-        try:
-            nodes = Manifest.load(self.flags.manifest_path).nodes
-        except ProjectError:
-            return
-        for uid in sorted(self._skipped & set(nodes)):
-            try:
-                settings_for(nodes[uid].name, nodes[uid].config)
-            except SettingsError as exc:
-                self.errors.append(f"{exc} (not built: dbt skipped it)")
 
     def _report(self) -> None:
         """The end-of-run table and target/gemini_batch_results.json (spend/report.py); never fails the run."""

@@ -152,6 +152,9 @@ class BatchSettings:
     check_file_uris: str = setting("sample", "before submitting, check that the gs:// objects of fileData parts exist: sample (up to 100 distinct URIs of the rows to send), all, or off", pattern="(off|sample|all)", hint="must be off, sample or all")  # noqa: E501
     escalate_to: str | None = setting(None, "cascade: a second Gemini model that answers again the rows whose first answer matches escalate_when, in a following round (the view shows the final answer and answered_by)", pattern=GEMINI_MODEL_PATTERN, hint=GEMINI_MODEL_HINT)  # noqa: E501
     escalate_when: str | None = setting(None, "cascade: a SQL predicate over the view's typed columns and output_state (e.g. \"output_state != 'answered' or confidence < 0.7\"); required with escalate_to")  # noqa: E501
+    answer_with: str = setting("batch", "how pending requests are answered: batch (Vertex batch jobs, the hook), inline (BigQuery's AI.GENERATE inside the model's own dbt run) or auto (inline when at most inline_max_requests are pending, else batch)", pattern="(batch|inline|auto)", hint="must be batch, inline or auto")  # noqa: E501
+    inline_max_requests: int = setting(100, "answer_with auto: the most pending requests answered inline with AI.GENERATE; more go to a batch job", minimum=1)  # noqa: E501
+    inline_connection_id: str | None = setting(None, "the BigQuery connection AI.GENERATE uses for inline answers (default: the credentials of the dbt run)", pattern="[A-Za-z0-9_./-]+", hint="must be a BigQuery connection such as us.my_connection or projects/P/locations/L/connections/C")  # noqa: E501
     # fmt: on
 
     @property
@@ -365,11 +368,7 @@ def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, st
             f"{given} needs {missing}: a cascade names the second Gemini model (escalate_to) and "
             "the rows it answers again (escalate_when, a SQL predicate over the model's typed columns and output_state)"
         )
-    if (
-        not bad & {"escalate_to", "gemini_model"}
-        and settings.escalate_to is not None
-        and _same_model(settings.escalate_to, settings.gemini_model)
-    ):
+    if settings.escalate_to is not None and _same_model(settings.escalate_to, settings.gemini_model):
         problems.append(f"escalate_to={settings.escalate_to!r} is the model's own gemini_model; name a second model")
     if not bad & {"transport", "gcs_prefix"} and settings.transport == "gcs" and settings.gcs_prefix is None:
         problems.append(

@@ -48,18 +48,25 @@ def _output(storage_client: storage.Client, directory: str) -> list[dict[str, An
     return [json.loads(line) for line in blob.download_as_text().splitlines()]
 
 
-def test_jsonl_in_jsonl_out_echoes_keys_and_marks_failed_lines(
+def _upload_inputs(bucket: storage.Bucket) -> list[str]:
+    """Four requests in two files (one failing: a bad role) and one a single `*` does not match; returns the lines in
+    input order."""
+    good = [_line(f"Review number {i} is great", request_hash=f"h{i}", n=i, id=f"00{i}") for i in range(3)]
+    bad = json.dumps({"request": {"contents": [{"role": "robot", "parts": [{"text": "x"}]}]}, "request_hash": "bad"})
+    bucket.blob("in/a.jsonl").upload_from_string("\n".join([*good[:2], bad]) + "\n")
+    bucket.blob("in/b.jsonl").upload_from_string(good[2] + "\n")
+    bucket.blob("in/nested/c.jsonl").upload_from_string(_line("not matched by a single star") + "\n")
+    return [*good[:2], bad, good[2]]
+
+
+def test_jsonl_out_is_written_as_vertex_writes_it(
     local_stack: StackInfo,
     job_client: aiplatform_v1.JobServiceClient,
     storage_client: storage.Client,
     bucket: storage.Bucket,
 ) -> None:
-    good = [_line(f"Review number {i} is great", request_hash=f"h{i}", n=i) for i in range(3)]
-    bad = json.dumps({"request": {"contents": [{"role": "robot", "parts": [{"text": "x"}]}]}, "request_hash": "bad"})
-    bucket.blob("in/a.jsonl").upload_from_string("\n".join([*good[:2], bad]) + "\n")
-    bucket.blob("in/b.jsonl").upload_from_string(good[2] + "\n")
-    bucket.blob("in/nested/c.jsonl").upload_from_string(_line("not matched by a single star") + "\n")
-
+    """The default `echo: vertex` (emulator/echo.py): the form of Google's notebook and Cloud Storage page."""
+    inputs = _upload_inputs(bucket)
     job = _run(job_client, local_stack.project, [f"gs://{bucket.name}/in/*.jsonl"], f"gs://{bucket.name}/out")
 
     assert job.state.name == "JOB_STATE_SUCCEEDED", job.error
@@ -68,15 +75,45 @@ def test_jsonl_in_jsonl_out_echoes_keys_and_marks_failed_lines(
     lines = _output(storage_client, directory)
     by_hash = {line["request_hash"]: line for line in lines}
     assert sorted(by_hash) == ["bad", "h0", "h1", "h2"]  # in/nested/c.jsonl is not matched by `*`
+    sent = [json.loads(line)["request_hash"] for line in inputs]
+    assert [line["request_hash"] for line in lines] != sent, "lines come back in another order than the input's"
     for i in range(3):
         line = by_hash[f"h{i}"]
-        assert line["status"] == "" and line["n"] == i
-        assert line["request"]["contents"][0]["parts"][0]["text"] == f"Review number {i} is great"
+        # status, processed_time, request, response, then the other keys; numeric-looking `id` read as a number
+        assert list(line) == ["status", "processed_time", "request", "response", "id", "n", "request_hash"]
+        assert line["status"] == "" and line["n"] == i and line["id"] == i
+        assert line["request"] == {"contents": [{"parts": [{"text": f"Review number {i} is great"}], "role": "user"}]}
+        assert list(line["response"]) == sorted(line["response"])
         assert line["response"]["candidates"][0]["content"]["parts"][0]["text"]
         assert line["processed_time"].endswith("+00:00")
-    assert by_hash["bad"]["response"] == {}
-    assert by_hash["bad"]["status"].startswith("Bad Request: ") and "valid role" in by_hash["bad"]["status"]
+    bad = by_hash["bad"]
+    assert "response" not in bad  # a failed line has no response at all
+    assert (bad["id"], bad["n"]) == (None, None)  # keys of the other lines, as null
+    assert bad["status"].startswith('Bad Request: {"error": {"code": 400, ') and "valid role" in bad["status"]
     assert (job.completion_stats.successful_count, job.completion_stats.failed_count) == (3, 1)
+
+
+def test_echo_verbatim_keeps_the_input_as_given(
+    local_stack: StackInfo,
+    job_client: aiplatform_v1.JobServiceClient,
+    storage_client: storage.Client,
+    bucket: storage.Bucket,
+) -> None:
+    inputs = _upload_inputs(bucket)
+    config_url = f"{local_stack.vertex_endpoint}/emulator/config"
+    requests.post(config_url, json={"echo": "verbatim"}, timeout=10).raise_for_status()
+    try:
+        job = _run(job_client, local_stack.project, [f"gs://{bucket.name}/in/*.jsonl"], f"gs://{bucket.name}/out")
+    finally:
+        requests.post(config_url, json={"echo": "vertex"}, timeout=10).raise_for_status()
+    lines = _output(storage_client, job.output_info.gcs_output_directory)
+    assert [line["request_hash"] for line in lines] == [json.loads(line)["request_hash"] for line in inputs]
+    for line, given in zip(lines, inputs, strict=True):
+        assert line["request"] == json.loads(given)["request"]
+        assert {k: line[k] for k in json.loads(given) if k != "request"} == {
+            k: v for k, v in json.loads(given).items() if k != "request"
+        }
+    assert lines[2]["response"] == {} and lines[2]["status"].startswith("Bad Request: ")
 
 
 def test_missing_input_object_fails_the_job(
@@ -134,5 +171,5 @@ def test_file_data_answered_from_object_metadata_and_missing_object_is_a_row_err
 
     assert "cat.png" in text("cat") and "100 bytes" in text("cat")
     assert "dog.png" in text("dog") and "1000 bytes" in text("dog")
-    assert by_key["missing"]["response"] == {}
+    assert "response" not in by_key["missing"]
     assert f"gs://{bucket.name}/img/missing.png" in by_key["missing"]["status"]

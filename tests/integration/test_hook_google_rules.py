@@ -100,6 +100,38 @@ def test_locations_vertex_refuses_stop_the_model_before_anything_is_built(demo: 
     assert ledger_rows(demo)[0]["vertex_location"] == "us-central1"
 
 
+def test_a_us_profile_is_refused_locally_before_any_job(
+    demo: DemoProject, job_client: aiplatform_v1.JobServiceClient
+) -> None:
+    """A profile with `location: US` and the jobs in us-central1 (meta vertex_location): dbt makes the dataset with
+    `create schema` in the query's location, US, which Vertex cannot read; the local BigQuery keeps it US, so the run
+    stops at the model, naming the location, and no job is created."""
+    profiles = demo.root / "profiles.yml"
+    text = profiles.read_text()
+    assert "      location: us-central1" in text, "the local target no longer gives its location as this test expects"
+    profiles.write_text(text.replace("      location: us-central1", "      location: US", 1))
+    demo.dataset = demo.env["GEMINI_BATCH_DATASET"] = f"{demo.dataset}_us"  # made by dbt, in the profile's location
+    demo.add_review_model_meta("'vertex_location': 'us-central1'")
+    demo.dbt("seed", "--select", "shop_reviews")
+    assert demo.bq.get_dataset(demo.dataset).location == "US"
+    jobs_before = {
+        j.name
+        for j in job_client.list_batch_prediction_jobs(parent=f"projects/{demo.bq.project}/locations/us-central1")
+    }
+
+    result = demo.gb("run", "--select", "+review_insights", ok=False)
+    assert result.returncode != 0
+    assert f"its dataset {demo.bq.project}.{demo.dataset} is in the BigQuery multi-region US" in result.output, (
+        result.output[-3000:]
+    )
+    assert job_tables(demo) == [] and ledger_rows(demo) == []
+    assert {
+        j.name
+        for j in job_client.list_batch_prediction_jobs(parent=f"projects/{demo.bq.project}/locations/us-central1")
+    } == jobs_before
+    demo.bq.delete_dataset(demo.dataset, delete_contents=True)
+
+
 def test_a_failed_create_never_adopts_another_chunks_job(
     demo: DemoProject, local_stack: StackInfo, faults: None, job_client: aiplatform_v1.JobServiceClient
 ) -> None:

@@ -1,11 +1,17 @@
 """The local BigQuery's table metadata follows what SQL did to the table, as BigQuery's does (bqemulator alone kept
-the schema of before an ALTER TABLE ADD/DROP COLUMN, and ran a view to learn its schema)."""
+the schema of before an ALTER TABLE ADD/DROP COLUMN, and ran a view to learn its schema), and a dataset made by SQL
+lands in the query job's location, as on BigQuery."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
+
+from gemini_batch.local.clients import local_bigquery_client
+from gemini_batch.local.stack import StackInfo
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +76,26 @@ def test_a_view_gets_its_schema_without_being_run(bq_client: bigquery.Client, da
     ]
     with pytest.raises(BadRequest, match="the view ran"):  # reading it does run it
         bq_client.query(f"select * from `{dataset}.v`").result()
+
+
+@pytest.mark.parametrize(
+    ("client_location", "options", "expected"),
+    [
+        ("US", "", "US"),  # a multi-region stays one: Vertex refuses it, so the local stack must show it
+        ("EU", "", "EU"),
+        ("europe-west4", "", "europe-west4"),
+        ("us-central1", " options (location = 'EU')", "EU"),  # the statement's own location wins
+        (None, "", "us-central1"),  # a job without a location: the stack's region
+    ],
+)
+def test_create_schema_makes_the_dataset_in_the_query_jobs_location(
+    local_stack: StackInfo, client_location: str | None, options: str, expected: str
+) -> None:
+    """dbt-bigquery makes a model's dataset with `create schema`, run in the profile's location."""
+    client = local_bigquery_client(local_stack.bigquery_endpoint, local_stack.project, client_location)
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        client.query(f"create schema if not exists `{local_stack.project}.{name}`{options}").result()
+        assert client.get_dataset(name).location == expected
+    finally:
+        client.delete_dataset(name, delete_contents=True, not_found_ok=True)

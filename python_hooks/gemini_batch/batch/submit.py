@@ -93,11 +93,6 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
     return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
 
 
-# Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
-# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus the
-# `{"request_hash": "<64 hex>", "request": }` around it and the newline.
-LINE_BYTES_SQL = "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + 100"
-
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
 BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
@@ -108,7 +103,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
 
     None when nothing is pending. Checked before any table is written or job created.
     """
-    check_location(ctx, node, settings)  # before any table is built or job created
+    # before any table is built or job created; with answer_with inline/auto the model may live in a US/EU dataset
+    # that only AI.GENERATE answers, so there the location matters only when a batch job would be created
+    if settings.answer_with == "batch":
+        check_location(ctx, node, settings)
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
     if exhausted:
@@ -119,6 +117,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    if settings.answer_with != "batch":
+        check_location(ctx, node, settings)
+    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
+    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
@@ -126,7 +128,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
         # the JSONL bytes of each request only when they bound the chunk: reading `request` bills its whole column
-        line_bytes = f"any_value({LINE_BYTES_SQL})" if by_bytes else "0"
+        line_bytes = (
+            f"any_value({gcs.line_bytes_sql('requests.request', 'requests.request_hash')})" if by_bytes else "0"
+        )
         rows = ctx.sql(
             f"""
             select bucket, count(*) as n, sum(line_bytes) as line_bytes
@@ -162,8 +166,6 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         sizes=sizes,
         queued=sorted(sizes),
     )
-    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
-    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     write_pending(ctx, node, settings, plan)
     try:
         check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist

@@ -34,6 +34,7 @@ INJECTABLE_ROW_CODES = {
     503: "UNAVAILABLE",
 }
 RESPONDERS = ("deterministic", "openai")
+ECHOES = ("vertex", "verbatim")
 WAITING_STATES = ("PENDING", "QUEUED")
 
 
@@ -114,6 +115,10 @@ class EmulatorConfig:
     # Gemini batch samples and SDK tests show) or "name" (the bare predictions_<timestamp> name the API reference
     # documents for OutputInfo.bigquery_output_table). A client must cope with both.
     output_table_format: str = "uri"
+    # How the output echoes the input (emulator/echo.py): "vertex" as Google's samples show Vertex writing it (request
+    # re-serialised with sorted keys and null-padded fields, failed JSONL lines without `response`, rows out of input
+    # order, numeric-looking JSONL keys as numbers), or "verbatim": the input as given, in input order, for comparison.
+    echo: str = "vertex"
     # Model registry: publisher model ids served on top of models.json, and tuned models
     # (projects/P/locations/L/models/ID) that exist; a tuned model is usable only by jobs in its own location.
     extra_publisher_models: list[str] = field(default_factory=list)
@@ -151,6 +156,8 @@ class EmulatorConfig:
             problems.append(f"waiting_state must be one of {list(WAITING_STATES)}")
         if self.max_queue_seconds <= 0:
             problems.append("max_queue_seconds must be > 0")
+        if self.echo not in ECHOES:
+            problems.append(f"echo must be one of {list(ECHOES)}")
         if self.output_table_format not in ("uri", "name"):
             problems.append('output_table_format must be "uri" or "name"')
         problems += check_model_ids(self.extra_publisher_models, "extra_publisher_models")

@@ -7,9 +7,10 @@ batch-prediction-from-cloud-storage and the BatchPredictionJob REST reference):
   `?` one character, `[...]` a set);
 - the output is `<outputUriPrefix>/prediction-model-<timestamp>/predictions.jsonl` with lines
   `{"status": "", "processed_time": ..., "request": ..., "response": ...}`; a failed line carries the error in `status`
-  and `response: {}`. The folder's timestamp is close to, not equal to, createTime (googleapis/python-genai#486,
-  googleapis/java-genai#760 show `prediction-model-2025-12-26T20:29:02.829566Z`), so clients must read
-  `outputInfo.gcsOutputDirectory` instead of rebuilding the name;
+  and has no `response` (the lines' form, order and echo: emulator/echo.py). The folder's timestamp is close to, not
+  equal to, createTime (googleapis/python-genai#486, googleapis/java-genai#760 show
+  `prediction-model-2025-12-26T20:29:02.829566Z`), so clients must read `outputInfo.gcsOutputDirectory` instead of
+  rebuilding the name;
 - an input file is at most 1 GB (Vertex batch quotas); `max_input_file_bytes` lowers it for tests.
 
 Not in Google's reference, so the emulator takes the stricter reading and says so: a URI (or wildcard) that names no

@@ -14,7 +14,6 @@ PENDING.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -27,6 +26,7 @@ from gemini_batch.emulator import bigquery_io, gcs_io
 from gemini_batch.emulator.bigquery_io import BackgroundWriter, ImportFailure, OutputWriter
 from gemini_batch.emulator.clock import now_rfc3339, parse_rfc3339, utcnow
 from gemini_batch.emulator.config import INJECTABLE_ROW_CODES, EmulatorConfig
+from gemini_batch.emulator.echo import Echo
 from gemini_batch.emulator.errors import RPC_NAME_BY_NUMBER, rpc_status
 from gemini_batch.emulator.faults import job_fails, row_dropped, row_fails
 from gemini_batch.emulator.request_check import BadRequest, CheckedRequest, check_request, request_key
@@ -58,6 +58,14 @@ class _Source(Protocol):
         """(the row's request, the other fields)."""
         ...
 
+    def learn(self, echo: Echo, row: dict[str, Any]) -> None:
+        """Add the row to what the echo knows of the whole input (the union of its fields)."""
+        ...
+
+    def output_row(self, row: dict[str, Any], result: dict[str, Any], echo: Echo) -> dict[str, Any]:
+        """The output row of an answered input row (result: response, status, processed_time)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -78,6 +86,20 @@ class _TableSource:
         column = self.plan.request_field.name
         return row.get(column), {k: bigquery_io.to_json_value("", v) for k, v in row.items() if k != column}
 
+    def learn(self, echo: Echo, row: dict[str, Any]) -> None:
+        echo.add(row.get(self.plan.request_field.name))
+
+    def output_row(self, row: dict[str, Any], result: dict[str, Any], echo: Echo) -> dict[str, Any]:
+        """The input row's columns (`request` echoed), then response, status and processed_time. A failed row's
+        response is NULL in Vertex's form, `{}` verbatim (what the emulator wrote before the echo setting)."""
+        field = self.plan.request_field
+        out = {**row, **result, field.name: echo.request(row.get(field.name), as_text=field.field_type == "STRING")}
+        if result["status"]:
+            out["response"] = None if echo.vertex else {}
+        else:
+            out["response"] = echo.response(result["response"])
+        return out
+
     def close(self) -> None:
         return None
 
@@ -94,18 +116,27 @@ class _JsonlSource:
     def split(self, row: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         return row.get("request"), {k: v for k, v in row.items() if k != "request"}
 
+    def learn(self, echo: Echo, row: dict[str, Any]) -> None:
+        request, extra = self.split(row)
+        echo.add(request, extra)
+
+    def output_row(self, row: dict[str, Any], result: dict[str, Any], echo: Echo) -> dict[str, Any]:
+        """A JSONL line. Vertex's form: status, processed_time, request, response (absent on a failed line), then the
+        input's other keys; verbatim: the other keys first and `response: {}` on a failed line."""
+        request, extra = self.split(row)
+        line = {
+            "status": result["status"],
+            "processed_time": gcs_io.processed_time(result["processed_time"]),
+            "request": echo.request(request, as_text=False),
+        }
+        if not echo.vertex:
+            return {**extra, **line, "response": result["response"]}
+        if not result["status"]:
+            line["response"] = echo.response(result["response"])
+        return {**line, **echo.siblings(extra)}
+
     def close(self) -> None:
         self.data.close()
-
-
-def _as_json(request: Any) -> Any:
-    """The request as the output line shows it: the object itself (a STRING column's JSON parsed when it parses)."""
-    if isinstance(request, str):
-        try:
-            return json.loads(request)
-        except ValueError:
-            return request
-    return request
 
 
 def _with_files(checked: CheckedRequest, files: gcs_io.ObjectLookup) -> CheckedRequest:
@@ -327,10 +358,15 @@ class JobRunner:
             self._finish(job_id, FAILED, {"error": rpc_status("INVALID_ARGUMENT", f"Failed to import data. {exc}")})
             return
         self.store.update(job_id, {"outputInfo": output_info})
+        echo = Echo(config.echo)
         responder = make_responder(config)
         files = gcs_io.ObjectLookup(storage_client) if storage_client else None
         try:
-            done, failed, cancelled = self._answer_all(job, config, source, sink, model_id, responder, files)
+            if echo.vertex:  # the union of the input's fields, as Vertex's import infers it, before any row is written
+                for page in source.iter_pages(config.chunk_rows):
+                    for row in page:
+                        source.learn(echo, row)
+            done, failed, cancelled = self._answer_all(job, config, source, sink, model_id, responder, files, echo)
         finally:
             responder.close()
             source.close()
@@ -404,38 +440,29 @@ class JobRunner:
         model_id: str,
         responder: Responder,
         files: gcs_io.ObjectLookup | None,
+        echo: Echo,
     ) -> tuple[int, int, bool]:
         """Answer every row, writing one chunk at a time. Returns (successful, failed, cancelled)."""
         writer = BackgroundWriter(sink, config.chunk_rows, config.write_batch_rows, config.write_interval_seconds)
         successful = failed = 0
         pool = ThreadPoolExecutor(responder.concurrency) if responder.concurrency > 1 else None
-        jsonl_out = isinstance(sink, gcs_io.JsonlOutputWriter)
 
         dropped: dict[str, Any] = {}  # sentinel of a row the drop_rows_rate fault leaves out
 
         def answer(row: dict[str, Any]) -> dict[str, Any] | None:
             if self._interrupted(job.job_id, config.per_row_latency_seconds):
                 return None
-            request, extra = source.split(row)
+            request, _ = source.split(row)
             if config.drop_rows_rate and row_dropped(request_key(request), config):
                 return dropped  # the drop_rows_rate fault: left out of the output, the job still succeeds
             result = self._answer_row(request, config, model_id, responder, files)
-            if not jsonl_out:
-                return {**row, **result}
-            # A JSONL line: the input's other keys echoed, then status, processed_time, request, response.
-            return {
-                **extra,
-                "status": result["status"],
-                "processed_time": gcs_io.processed_time(result["processed_time"]),
-                "request": _as_json(request),
-                "response": result["response"],
-            }
+            return source.output_row(row, result, echo)
 
         try:
-            for page in source.iter_pages(config.chunk_rows):
+            for number, page in enumerate(source.iter_pages(config.chunk_rows)):
                 answered = list(pool.map(answer, page)) if pool else [answer(row) for row in page]
                 rows = [r for r in answered if r is not None and r is not dropped]
-                writer.put(rows)
+                writer.put(echo.order(rows, f"{config.seed}:{job.job_id}:{number}"))
                 failed += sum(1 for r in rows if r["status"])
                 successful += sum(1 for r in rows if not r["status"])
                 if any(r is None for r in answered) or self._interrupted(job.job_id):
@@ -456,8 +483,8 @@ class JobRunner:
         responder: Responder,
         files: gcs_io.ObjectLookup | None = None,
     ) -> dict[str, Any]:
-        # A failed row's response is an empty JSON object, not NULL, as Vertex writes it (see the README's emulator
-        # section); readers tell answers from failures by `status`.
+        # A failed row's response: _Source.output_row writes it as the echo setting says; readers tell answers from
+        # failures by `status`.
         response: dict[str, Any] = {}
         try:
             checked = check_request(raw)

@@ -2,9 +2,11 @@
 
 1. At start-up bqemulator loads DuckDB's `spatial` extension, which DuckDB would download. The extension ships as a PyPI
    wheel (`duckdb-extension-spatial`), so we install it from that file first; nothing is fetched.
-2. Datasets made by SQL (`create schema`, which dbt-bigquery uses) land in bqemulator's hard-coded "US". Real BigQuery
-   puts them in the query job's location (the profile's region); Vertex batch rejects multi-region datasets, so the
-   local default location is set to the stack's region instead.
+2. Datasets made by SQL (`create schema`, which dbt-bigquery uses) land in bqemulator's hard-coded "US", whatever the
+   query job's location. Real BigQuery puts them in the query job's location (the profile's `location`: `US` stays
+   `US`, so the package's location check and the Vertex emulator refuse it as Vertex does), or in the statement's
+   OPTIONS(location=...): gemini_batch.local.bqemulator_dataset_location. A job that names no location makes its
+   dataset in the stack's region.
 3. google-cloud-bigquery sends `*/*` as the media Content-Type of multipart loads (load_table_from_json), which
    bqemulator rejects; we add it to the permitted list before the app is built.
 4. bqemulator shares one DuckDB connection between requests running at the same time, so one client could read
@@ -104,6 +106,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_alter_columns  # tables.get follows ADD/DROP COLUMN
 
     bqemulator_alter_columns.install()
+    from gemini_batch.local import bqemulator_dataset_location  # CREATE SCHEMA in the query job's location
+
+    bqemulator_dataset_location.install()
     from gemini_batch.local import bqemulator_ai_generate  # AI.GENERATE answered by the Vertex emulator's responder
 
     bqemulator_ai_generate.install(args.vertex_endpoint)
@@ -117,6 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_tables_list  # 404 listing the tables of a dataset that does not exist
 
     bqemulator_tables_list.install()
+    from gemini_batch.local import bqemulator_iam  # testIamPermissions and Resource Manager's project answers
+
+    bqemulator_iam.install()
     from gemini_batch.local import bigquery_faults  # injected lost answers
 
     bigquery_faults.install()
