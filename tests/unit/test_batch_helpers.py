@@ -19,6 +19,16 @@ def test_label_values_follow_vertex_rules() -> None:
     assert value.startswith("review-insights_v2_")
 
 
+def test_labels_of_two_long_model_names_sharing_their_first_63_characters_stay_distinct() -> None:
+    common = "classify_customer_support_tickets_by_product_area_and_urgency_v2"  # 64 characters
+    first, second = label_value(common + "_europe"), label_value(common + "_americas")
+    assert first != second
+    assert all(re.fullmatch(r"[a-z0-9_-]{63}", v) for v in (first, second))
+    assert first.startswith(common[:54] + "-")
+    assert label_value("review_insights") == "review_insights"  # short names unchanged
+    assert label_value("x" * 63) == "x" * 63
+
+
 def test_progress_reports_state_changes_and_heartbeats_only() -> None:
     lines: list[str] = []
     progress = Progress(write=lines.append, heartbeat_seconds=3600)
