@@ -80,14 +80,17 @@
             ~ ' is greater than poll_max_seconds=' ~ checked.poll_max_seconds
             ~ '; make poll_initial_seconds at most poll_max_seconds') -%}
     {%- endif -%}
-    {%- if (checked.escalate_to is none) != (checked.escalate_when is none) -%}
-        {%- set given, missing = ('escalate_to', 'escalate_when') if checked.escalate_when is none else ('escalate_when', 'escalate_to') -%}
+    {%- if 'escalate_to' not in bad and 'escalate_when' not in bad
+        and (checked.escalate_to is none) != (checked.escalate_when is none) -%}
+        {%- set given, missing = ('escalate_to', 'escalate_when') if checked.escalate_when is none
+            else ('escalate_when', 'escalate_to') -%}
         {%- do problems.append(given ~ ' needs ' ~ missing ~ ': a cascade names the second Gemini '
             ~ 'model (escalate_to) and the rows it answers again (escalate_when, a SQL predicate over the model'
             ~ "'s typed columns and output_state)") -%}
     {%- endif -%}
     {%- if 'escalate_to' not in bad and 'gemini_model' not in bad and checked.escalate_to is not none
-        and gemini_batch._price_model_key(checked.escalate_to) == gemini_batch._price_model_key(checked.gemini_model) -%}
+        and gemini_batch._price_model_key(checked.escalate_to)
+        == gemini_batch._price_model_key(checked.gemini_model) -%}
         {%- do problems.append("escalate_to='" ~ checked.escalate_to
             ~ "' is the model's own gemini_model; name a second model") -%}
     {%- endif -%}

@@ -368,7 +368,11 @@ def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, st
             f"{given} needs {missing}: a cascade names the second Gemini model (escalate_to) and "
             "the rows it answers again (escalate_when, a SQL predicate over the model's typed columns and output_state)"
         )
-    if settings.escalate_to is not None and _same_model(settings.escalate_to, settings.gemini_model):
+    if (
+        not bad & {"escalate_to", "gemini_model"}
+        and settings.escalate_to is not None
+        and _same_model(settings.escalate_to, settings.gemini_model)
+    ):
         problems.append(f"escalate_to={settings.escalate_to!r} is the model's own gemini_model; name a second model")
     if not bad & {"transport", "gcs_prefix"} and settings.transport == "gcs" and settings.gcs_prefix is None:
         problems.append(
