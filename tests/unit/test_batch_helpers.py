@@ -47,8 +47,8 @@ def test_summary_names_given_up_and_running_work() -> None:
             )
         ]
     )
-    assert "m: 10 request(s) submitted in 1 job(s), 8 answered, 2 failed rows" in text
-    assert "3 given up after max_attempts" in text
+    assert "m: 10 requests submitted in 1 job(s), 8 requests answered, 2 requests failed" in text
+    assert "3 requests given up after max_attempts" in text
     assert "1 job(s) still running" in text
     assert summarize([]) == ""
 
