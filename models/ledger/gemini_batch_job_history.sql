@@ -35,6 +35,8 @@ priced as (
 
     select
         jobs.*,
+        -- the model's name as a label value (labels.label_value: lower case, [a-z0-9_-]); shortened below
+        regexp_replace(lower(regexp_extract(jobs.dbt_node, r'[^.]+$')), r'[^a-z0-9_-]', '_') as label_text,
         -- a create Vertex refused (state REFUSED, e.g. a model that does not exist) made no job and bills nothing:
         -- its cost is known, 0, whatever the price registry says about the model
         price.gemini_model is not null or jobs.state = 'REFUSED' as is_priced,
@@ -63,6 +65,13 @@ final as (
         coalesce(kind, 'batch') as kind,
         dbt_node,
         regexp_extract(dbt_node, r'[^.]+$') as model_name,
+        -- the jobs' dbt_node label, as the hook makes it (labels.label_value): past 63 characters, the first 54, '-'
+        -- and 8 hex digits of the SHA-256 of the whole value, so two long names sharing 63 characters stay apart
+        if(
+            length(label_text) <= 63,
+            label_text,
+            concat(substr(label_text, 1, 54), '-', substr(to_hex(sha256(label_text)), 1, 8))
+        ) as node_label,
         gemini_model,
         vertex_project,
         vertex_location,

@@ -200,6 +200,7 @@ class Flights:
                     flight.in_flight.remove(entry)
                     try:
                         collect_step.collect(self.ctx, flight.node, flight.settings, entry, job, flight.outcome)
+                        flight.outcome.collected.append(entry.input_table)  # for the run summary (spend/report.py)
                     except lease.LeaseLost as exc:
                         self._lost(flight, exc)
                         break

@@ -26,6 +26,8 @@
 10. Tests and the soak lose answers on purpose (gemini_batch.local.bigquery_faults, POST /_local/faults).
 11. BigQuery's AI.GENERATE, which bqemulator lacks, answered by the Vertex emulator's responder with its current config
    (--vertex-endpoint), and refused as BigQuery refuses a malformed call (gemini_batch.local.bqemulator_ai_generate).
+12. bqemulator lists the tables of a dataset that does not exist as empty; BigQuery answers 404, which dbt-bigquery's
+   check_schema_exists relies on (gemini_batch.local.bqemulator_tables_list).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -117,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     from gemini_batch.local import bqemulator_if_match  # 412 on a stale If-Match
 
     bqemulator_if_match.install()
+    from gemini_batch.local import bqemulator_tables_list  # 404 listing the tables of a dataset that does not exist
+
+    bqemulator_tables_list.install()
     from gemini_batch.local import bqemulator_iam  # testIamPermissions and Resource Manager's project answers
 
     bqemulator_iam.install()
