@@ -163,6 +163,7 @@ class Priced:
     target: str | None  # DML target billed whole
     per_job: bool
     free: bool = False
+    conservative: bool = False  # sqlglot could not resolve its columns: every column of every table it names
 
     def bytes(self, scale: Scale, sizes: dict[str, dict[str, float]]) -> float:
         if self.free:
@@ -232,14 +233,18 @@ def analyse(sql: str, columns_of: dict[str, list[str]]) -> Priced:
     schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
     for table in tree.find_all(exp.Table):
         columns = columns_of.get(kind_of(_table_name(table)), [])
+        if not table.db or not columns:  # a CTE, or a table of the 10 MB minimum
+            continue
         schema.setdefault(table.catalog, {}).setdefault(table.db, {})[table.name] = {c: "STRING" for c in columns}
     reads: dict[str, set[str]] = defaultdict(set)
+    failure = ""
     assert query is not None
     try:
         qualified = qualify(query.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False)
         scopes = traverse_scope(qualified)
-    except Exception:
+    except Exception as exc:
         scopes = []
+        failure = f"{exc.__class__.__name__}: {exc}"
     for scope in scopes:
         for table in scope.tables:
             reads[_table_name(table)]  # referenced: at least the 10 MB minimum
@@ -267,7 +272,7 @@ def analyse(sql: str, columns_of: dict[str, list[str]]) -> Priced:
                 if kind_of(table) == "pending":
                     pruned[table] = None
     per_job = any(kind_of(t) in JOB_KINDS for t in reads) or any(kind_of(t) == "pending" and t in pruned for t in reads)
-    return Priced(label, sql, dict(reads), pruned, target, per_job)
+    return Priced(label, sql, dict(reads), pruned, target, per_job, conservative=bool(failure))
 
 
 def _label(sql: str) -> str:
@@ -353,6 +358,7 @@ def report(runs: dict[str, list[Priced]], sizes: dict[str, dict[str, float]]) ->
                 (model if is_model_sql(p) else totals)[c] += b
                 figures.append(f"{human(b):>14}")
             tag = ("[model SQL] " if is_model_sql(p) else "") + ("[per job] " if p.per_job else "")
+            tag += "[all columns: unparsed] " if p.conservative else ""
             tag += "[DML: +target] " if p.target else ""
             print(f"{(tag + p.label)[:112]:<112} " + " ".join(figures))
         print(f"{'total (package)':<112} " + " ".join(f"{human(totals[c]):>14}" for c in SCALES))

@@ -46,6 +46,7 @@
             ('finished_at', 'timestamp'),
             ('collected_at', 'timestamp'),
             ('updated_at', 'timestamp'),
+            ('kind', 'string'),
         ] -%}
         {%- set ledger = source('gemini_batch', 'gemini_batch_jobs') -%}
         {%- do gemini_batch._check_ledger_relation(ledger) -%}

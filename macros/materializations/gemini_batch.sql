@@ -22,7 +22,11 @@
     {%- set responses_relation = gemini_batch._responses_relation(this) -%}
     {#- Settings and location first: a wrong key or value stops the model before anything is built or sent. -#}
     {%- set settings = gemini_batch._validate_settings(model) -%}
-    {%- do gemini_batch._check_vertex_location(this) -%}
+    {#- The location rule is for Vertex batch jobs: with answer_with inline, AI.GENERATE answers in any dataset,
+        the US and EU multi-regions included (requests it cannot answer then wait, said by on_pending). -#}
+    {%- if settings.answer_with != 'inline' -%}
+        {%- do gemini_batch._check_vertex_location(this) -%}
+    {%- endif -%}
     {%- set gemini_model = gemini_batch._gemini_model(config) -%}
 
     {%- set grant_config = config.get('grants') -%}
@@ -102,6 +106,10 @@
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
         {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
+
+    {#- 3b. answer_with inline/auto: the pending requests answered here with BigQuery's AI.GENERATE, into the same
+            cache (_answer_inline.sql); what it cannot express is left for a batch job. -#}
+    {%- do gemini_batch._answer_inline(this, requests_relation, responses_relation, settings, gemini_model) -%}
 
     {#- 4. The model itself: a view joining requests to answers. Only this statement asserts an enforced contract:
            the contract describes the model's relation, not the staging steps. -#}

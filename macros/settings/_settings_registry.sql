@@ -44,6 +44,9 @@
         'check_file_uris': {'type': 'str', 'default': 'sample', 'pattern': '(off|sample|all)', 'hint': 'must be off, sample or all'},
         'escalate_to': {'type': 'str', 'default': none, 'pattern': gemini_model_pattern, 'hint': gemini_model_hint},
         'escalate_when': {'type': 'str', 'default': none},
+        'answer_with': {'type': 'str', 'default': 'batch', 'pattern': '(batch|inline|auto)', 'hint': 'must be batch, inline or auto'},
+        'inline_max_requests': {'type': 'int', 'default': 100, 'minimum': 1},
+        'inline_connection_id': {'type': 'str', 'default': none, 'pattern': '[A-Za-z0-9_./-]+', 'hint': 'must be a BigQuery connection such as us.my_connection or projects/P/locations/L/connections/C'},
     }) }}
 {% endmacro %}
 

@@ -1,7 +1,7 @@
 {#- One row per batch job from the ledger (its latest state event), with the derived fields people ask for first, and its estimated cost:
     the job's tokens priced with the registry row of its Gemini model on the day it finished (price_list(): Vertex's
     list, else the Gemini Developer API's, named in price_list; a model without a price gets a NULL cost and
-    is_priced = false, never a cost of 0). -#}
+    is_priced = false, never a cost of 0; a create Vertex refused costs 0). -#}
 with
 
 jobs as (
@@ -35,10 +35,14 @@ priced as (
 
     select
         jobs.*,
-        price.gemini_model is not null as is_priced,
+        -- the model's name as a label value (labels.label_value: lower case, [a-z0-9_-]); shortened below
+        regexp_replace(lower(regexp_extract(jobs.dbt_node, r'[^.]+$')), r'[^a-z0-9_-]', '_') as label_text,
+        -- a create Vertex refused (state REFUSED, e.g. a model that does not exist) made no job and bills nothing:
+        -- its cost is known, 0, whatever the price registry says about the model
+        price.gemini_model is not null or jobs.state = 'REFUSED' as is_priced,
         price.price_list,
-        {{ gemini_batch.token_cost('jobs', 'price', batch=true) }} as batch_cost_usd,
-        {{ gemini_batch.token_cost('jobs', 'price', batch=false) }} as online_cost_usd
+        if(jobs.state = 'REFUSED', 0, {{ gemini_batch.token_cost('jobs', 'price', batch=true) }}) as batch_cost_usd,
+        if(jobs.state = 'REFUSED', 0, {{ gemini_batch.token_cost('jobs', 'price', batch=false) }}) as online_cost_usd
     from jobs
     left join prices as price
         -- a tuned model or a versioned name the registry does not list stays unpriced
@@ -57,8 +61,17 @@ final as (
     select
         job_name,
         regexp_extract(job_name, r'batchPredictionJobs/([^/]+)$') as job_id,
+        -- batch: a Vertex batch job; inline: a dbt run that answered with AI.GENERATE (answer_with)
+        coalesce(kind, 'batch') as kind,
         dbt_node,
         regexp_extract(dbt_node, r'[^.]+$') as model_name,
+        -- the jobs' dbt_node label, as the hook makes it (labels.label_value): past 63 characters, the first 54, '-'
+        -- and 8 hex digits of the SHA-256 of the whole value, so two long names sharing 63 characters stay apart
+        if(
+            length(label_text) <= 63,
+            label_text,
+            concat(substr(label_text, 1, 54), '-', substr(to_hex(sha256(label_text)), 1, 8))
+        ) as node_label,
         gemini_model,
         vertex_project,
         vertex_location,

@@ -15,6 +15,7 @@ final as (
         invocation_id,
         dbt_node,
         model_name,
+        node_label,
         gemini_model,
         count(*) as jobs,
         countif(is_collected) as jobs_collected,
@@ -32,7 +33,7 @@ final as (
         min(submitted_at) as first_submitted_at,
         max(finished_at) as last_finished_at
     from jobs
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 
 )
 

@@ -7,6 +7,7 @@ dbt-gemini-batch plan    [--select M ...] [dbt flags]   what a run would send an
 dbt-gemini-batch collect [--select M ...] [--wait]      merge finished jobs' answers (then `dbt run -s m+`)
 dbt-gemini-batch cancel  [--select M ...] [dbt flags]   cancel jobs in flight
 dbt-gemini-batch clean   [--select M ...] [dbt flags]   drop job tables a killed run left, and list them
+dbt-gemini-batch doctor  [--select M ...] [dbt flags]   before a first paid run: credentials, locations, permissions
 dbt-gemini-batch local up|down|status                  the local stack (BigQuery + Vertex emulators)
 """
 
@@ -20,14 +21,16 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gemini_batch.friendly_errors import one_sentence
 from gemini_batch.progress import Progress
 
 if TYPE_CHECKING:
     from gemini_batch.dbt_project import BatchNode
+    from gemini_batch.ledger import LedgerEntry
     from gemini_batch.session import Session
+    from gemini_batch.settings import BatchSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
@@ -83,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("collect", "merge the answers of finished jobs into m__responses"),
         ("cancel", "cancel jobs in flight"),
         ("clean", "drop job tables a killed run left (of jobs collected or never created) and list them"),
+        ("doctor", "check credentials, locations and every permission a run needs; one line per check with its fix"),
     ):
         p = sub.add_parser(
             name,
@@ -99,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--allow-over-budget", action="store_true", help="let this run pass the spend guards")
         if name == "status":
             p.add_argument("--failed", action="store_true", help="list every failed row's key and error")
+        if name == "doctor":
+            p.add_argument(
+                "--canary", action="store_true",
+                help="also send one 3-row job per configured transport (cost printed and confirmed first) and record "
+                "what Vertex writes back, and whether BigQuery honours If-Match (target/gemini_batch_canary.json)",
+            )  # fmt: skip
+            p.add_argument("--yes", action="store_true", help="--canary without asking for confirmation")
+            p.add_argument("--canary-timeout", type=float, default=60.0, metavar="MINUTES",
+                           help="how long --canary waits for its jobs (default 60)")  # fmt: skip
         if name == "clean":
             p.add_argument(
                 "--older-than",
@@ -110,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name in ("collect", "submit"):
             _add_interrupt_flag(p)
+    compare = sub.add_parser(
+        "compare",
+        help="ask a sample of one model under a variant (prompt, system instruction, generation config, Gemini "
+        "model): agreement with the current answers, tokens and cost of both, the cost of switching",
+        description="Sends the sample's requests under the variant as a batch job (spend guards apply; the plan's "
+        "cost is shown first), compares the answers field by field with the current ones, writes m__comparisons "
+        "and target/gemini_batch_compare.json. The sampled answers are cached like any other.",
+    )
+    _add_dbt_flags(compare)
+    from gemini_batch.spend.compare_command import add_arguments as add_compare_arguments
+
+    add_compare_arguments(compare)
     local = sub.add_parser("local", help="the local stack: bqemulator + the Vertex AI batch emulator")
     from gemini_batch.local.cli import add_arguments
 
@@ -144,10 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_local(ns)
     if getattr(ns, "allow_over_budget", False):
         allow_over_budget()
+    if ns.command == "doctor":
+        return doctor_command(ns)
     if ns.command == "plan":
         from gemini_batch.spend.plan_command import plan
 
         return plan(_flags_as_dbt_args(ns), ns.select)
+    if ns.command == "compare":
+        from gemini_batch.spend.compare_command import compare
+
+        return compare(_flags_as_dbt_args(ns), ns.select, ns)
     return scheduler_command(ns)
 
 
@@ -170,14 +201,19 @@ def scheduler_command(ns: argparse.Namespace) -> int:
             progress.say(_nothing_selected(ns.select))
             return EXIT_OK
         runner = session.runner
+        settings, problems = session.checked_settings(nodes)  # every model's configuration problems at once
         if ns.command == "status":
-            return _print_status(session, nodes, failed_only=ns.failed)
+            return _print_status(session, nodes, settings, problems, failed_only=ns.failed)
+        if problems:
+            for problem in problems:
+                progress.say(f"ERROR {problem}")
+            return EXIT_USAGE
         if ns.command == "clean":
             from gemini_batch.batch.clean import clean
 
             for node in nodes:
                 dropped = clean(
-                    runner.ctx, node, settings=session.settings(node), older_than=dt.timedelta(minutes=ns.older_than)
+                    runner.ctx, node, settings=settings[node.unique_id], older_than=dt.timedelta(minutes=ns.older_than)
                 )
                 for table in dropped:
                     print(f"dropped {table}")
@@ -185,7 +221,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
             return EXIT_OK
         if ns.command == "cancel":
             for node in nodes:
-                runner.cancel(node, session.settings(node))
+                runner.cancel(node, settings[node.unique_id])
             return EXIT_OK
         # One set of jobs in flight for all selected models: their waits overlap and the caps count them all.
         flights = runner.flights()
@@ -198,7 +234,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
                     f"{node.name}: its last dbt run did not succeed ({flights_path}); fix and re-run "
                     "dbt before submitting"
                 )
-                flights.models[node.unique_id] = ModelFlight(node, session.settings(node), outcome, stopped=True)
+                flights.models[node.unique_id] = ModelFlight(node, settings[node.unique_id], outcome, stopped=True)
                 continue
             if not collect_only and not runner.ctx.table_exists(node.requests_table):
                 progress.say(
@@ -206,7 +242,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
                     f"`dbt run --select {node.name}` first"
                 )
                 continue
-            flight = flights.add(node, session.settings(node), outcome, submit_new=not collect_only)
+            flight = flights.add(node, settings[node.unique_id], outcome, submit_new=not collect_only)
             if collect_only and not flight.in_flight:
                 progress.say(f"{node.name}: no job to collect")
         try:
@@ -216,7 +252,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
                 flights.poll_once(time.monotonic())  # merge what has ended; leave the rest running
                 flights.leave_running("still running")
             else:
-                runner.leave(flights)
+                runner.leave(flights, why="submitted, not waited for (`submit --wait` waits)")
         except Interrupted as exc:
             progress.say(str(exc))
             return EXIT_INTERRUPTED
@@ -235,6 +271,52 @@ def scheduler_command(ns: argparse.Namespace) -> int:
     except (ProjectError, SettingsError, LedgerError, BatchError) as exc:
         progress.say(f"ERROR {exc}")
         return EXIT_USAGE if isinstance(exc, ProjectError | SettingsError) else EXIT_FAILED
+
+
+def doctor_command(ns: argparse.Namespace) -> int:
+    """`doctor`: every check of gemini_batch.doctor for the selected models; exit 1 when one fails."""
+    from gemini_batch.dbt_project import DbtFlags, ProjectError, select_nodes
+    from gemini_batch.doctor import Doctor, report, resource_manager_client
+    from gemini_batch.session import Session
+    from gemini_batch.settings import SettingsError
+
+    progress = Progress()
+    try:
+        flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
+        session = Session.open(flags, progress=progress)
+        nodes = select_nodes(flags, session.manifest, ns.select)
+        if not nodes:
+            progress.say(_nothing_selected(ns.select))
+            return EXIT_OK
+        doctor = Doctor(session.runner.ctx, session.credentials, session.settings,
+                        resource_manager_client(session.credentials))  # fmt: skip
+        text, healthy = report(doctor.run(nodes))
+        print(text)
+        if not ns.canary:
+            return EXIT_OK if healthy else EXIT_FAILED
+        if not healthy:
+            print("canary not sent: fix the failures above first")
+            return EXIT_FAILED
+        from gemini_batch import canary
+
+        the_plan = canary.plan(nodes, session.settings)
+        print(the_plan.describe())
+        if not ns.yes:
+            if not sys.stdin.isatty():
+                print("canary not sent: confirm with --yes (no terminal to ask)")
+                return EXIT_FAILED
+            if input("send it? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("canary not sent")
+                return EXIT_OK
+        path = canary.result_path(flags.project_dir, flags.target_path)
+        result = canary.run(session.runner.ctx, nodes, session.settings, the_plan, ns.canary_timeout * 60, path)
+        print("\n".join(canary.summary(result)))
+        print(f"kept in {path}; `dbt-gemini-batch status` shows it")
+        failed = [t for t, found in result["transports"].items() if "error" in found]
+        return EXIT_FAILED if failed else EXIT_OK
+    except (ProjectError, SettingsError) as exc:
+        progress.say(f"ERROR {exc}")
+        return EXIT_USAGE
 
 
 def _version() -> str:
@@ -261,37 +343,100 @@ def allow_over_budget() -> None:
     os.environ[ALLOW_ENV] = "1"
 
 
-def _print_status(session: Session, nodes: list[BatchNode], failed_only: bool = False) -> int:
+def _print_status(
+    session: Session,
+    nodes: list[BatchNode],
+    settings: dict[str, BatchSettings],
+    problems: list[str],
+    failed_only: bool = False,
+) -> int:
+    """Every model it can report, one line per model it cannot (and why); exit 1 only for those."""
+    from google.api_core import exceptions as gexc
+
+    from gemini_batch.batch import BatchError
+    from gemini_batch.friendly_errors import explain
+    from gemini_batch.ledger import LedgerError
     from gemini_batch.spend.status import failed_rows, format_status, model_status
 
     runner = session.runner
-    if failed_only:
-        for node in nodes:
-            for row in failed_rows(runner.ctx, node, session.settings(node), grouped=False):
-                state = "given up" if row["given_up"] else f"attempt {row['attempts']}"
-                print(f"{node.name}\t{row['row_key']}\t{state}\t{row['error']}")
-        return EXIT_OK
-    for node in nodes:
-        for line in format_status(model_status(runner.ctx, node, session.settings(node))):
-            print(line)
-    entries = runner.ledger.recent([n.unique_id for n in nodes], responses_tables=[n.responses_table for n in nodes])
+    cannot = [f"ERROR cannot report: {problem}" for problem in problems]
+    reportable = [n for n in nodes if n.unique_id in settings]
+    ledger_exists = runner.ctx.table_exists(runner.ledger.table)
+    live: dict[str, str] = {}
+
+    def live_state(entry: LedgerEntry) -> str:
+        """The job's state at Vertex, asked once per job for the counts and the table."""
+        if entry.job_name not in live:
+            node = next(n for n in reportable if n.unique_id == entry.dbt_node)
+            live[entry.job_name or ""] = runner.get_job(settings[node.unique_id], entry).state.name
+        return live[entry.job_name or ""]
+
+    failed_count = 0
+    for node in reportable:
+        try:
+            if failed_only:
+                if not runner.ctx.table_exists(node.requests_table):
+                    print(
+                        format_status({"model": node.name, "missing": True, "requests_table": node.requests_table})[0]
+                    )
+                    continue
+                for row in failed_rows(runner.ctx, node, settings[node.unique_id], grouped=False):
+                    state = "given up" if row["given_up"] else f"attempt {row['attempts']}"
+                    print(f"{node.name}\t{row['row_key']}\t{state}\t{row['error']}")
+                    failed_count += 1
+                continue
+            # without a ledger (made by the first dbt run's on-run-start) no job was ever recorded
+            jobs: list[LedgerEntry] | None = None if ledger_exists else []
+            status = model_status(runner.ctx, node, settings[node.unique_id], live_state=live_state, jobs=jobs)
+            for line in format_status(status):
+                print(line)
+        except (BatchError, LedgerError, gexc.GoogleAPICallError) as exc:
+            cannot.append(f"ERROR cannot report {node.name}: {explain(exc) or exc}")
+    if failed_only and not failed_count and reportable:
+        print("no failed requests in " + ", ".join(n.name for n in reportable))
+    if not failed_only:
+        _print_canary(session)  # what the last `doctor --canary` found, when it ran here
+    if not failed_only and reportable:
+        _print_jobs(session, reportable, ledger_exists, live_state)
+    for line in cannot:
+        Progress().say(line)
+    return EXIT_FAILED if cannot else EXIT_OK
+
+
+def _print_jobs(session: Session, nodes: list[BatchNode], ledger_exists: bool, live_state: Any) -> None:
+    runner = session.runner
+    entries = (
+        runner.ledger.recent([n.unique_id for n in nodes], responses_tables=[n.responses_table for n in nodes])
+        if ledger_exists
+        else []
+    )
     if not entries:
         print("no batch jobs in the ledger for these models")
-        return EXIT_OK
+        return
     by_id = {n.unique_id: n for n in nodes}
     print(f"{'model':<28} {'job':<22} {'state':<14} {'requests':>9} {'ok':>8} {'failed':>7}  submitted")
     for e in entries:
         state = e.state
         if e.job_name and not e.is_collected:
-            node = by_id[e.dbt_node]
-            state = runner.get_job(session.settings(node), e).state.name + " (live)"
+            state = live_state(e) + " (live)"
         short = (e.job_name or "-").rsplit("/", 1)[-1]
         print(
             f"{by_id[e.dbt_node].name if e.dbt_node in by_id else e.dbt_node:<28} {short:<22} "
             f"{state.removeprefix('JOB_STATE_'):<14} {e.request_count or 0:>9} {e.succeeded_count or 0:>8} "
             f"{e.failed_count or 0:>7}  {e.submitted_at:%Y-%m-%d %H:%M}"
         )
-    return EXIT_OK
+
+
+def _print_canary(session: Session) -> None:
+    """What the last `doctor --canary` found, when it ran in this project."""
+    import json
+
+    from gemini_batch.canary import result_path, summary
+
+    path = result_path(session.flags.project_dir, session.flags.target_path)
+    if path.exists():
+        for line in summary(json.loads(path.read_text())):
+            print(line)
 
 
 def entry_point() -> None:

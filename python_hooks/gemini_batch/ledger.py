@@ -62,6 +62,8 @@ COLUMNS: dict[str, str] = {
     "finished_at": "TIMESTAMP",
     "collected_at": "TIMESTAMP",
     "updated_at": "TIMESTAMP",
+    # NULL or batch: a Vertex batch job; inline: a dbt run that answered with AI.GENERATE (_answer_inline.sql)
+    "kind": "STRING",
 }
 
 SUBMITTING = "SUBMITTING"  # our own state: the row exists, the Vertex job may not yet
@@ -105,6 +107,7 @@ class LedgerEntry:
     finished_at: dt.datetime | None = None
     collected_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    kind: str | None = None  # the hook's rows leave it NULL (batch); inline rows come from the materialization
 
     @property
     def is_collected(self) -> bool:
@@ -157,7 +160,8 @@ class Ledger:
             ) from exc
 
     def _append(self, entry: LedgerEntry) -> None:
-        values = {k: v for k, v in asdict(entry).items() if k in COLUMNS}
+        # kind is left out while unset, so a ledger made before the column existed still takes the hook's rows
+        values = {k: v for k, v in asdict(entry).items() if k in COLUMNS and not (k == "kind" and v is None)}
         names = list(values)
         sql = f"insert into {self.sql_table} ({', '.join(names)}) values ({', '.join('@' + n for n in names)})"
         self._query(sql, [_param(n, values[n]) for n in names], node=entry.dbt_node)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 # partial parsing.
 HOOK_ACTIVE_ENV = "GEMINI_BATCH_HOOK_ACTIVE"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_USAGE = 2  # as dbt and the other commands for a configuration problem
 FAILED_STATUSES = {"error", "fail", "skipped", "runtime error"}
 
 
@@ -159,11 +160,12 @@ class HookRunner:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         self._gather()
-        summary = summarize(self.outcomes)
-        if summary:
-            self.progress.say(summary)
-        if self._session is not None and self.outcomes:
-            self._report()
+        # One end-of-run summary: the table computed from the ledger after every merge (spend/report.py); the
+        # in-memory tally only when that table cannot be made.
+        if not (self._session is not None and self.outcomes and self._report()):
+            summary = summarize(self.outcomes)
+            if summary:
+                self.progress.say(summary)
         for error in self.errors:
             self.progress.say(f"ERROR {error}")
         worst = max(codes, default=0)
@@ -284,14 +286,18 @@ class HookRunner:
             return 2
         return 0 if result.success else 1
 
-    def _report(self) -> None:
-        """The end-of-run table and target/gemini_batch_results.json (spend/report.py); never fails the run."""
+    def _report(self) -> bool:
+        """The end-of-run table and target/gemini_batch_results.json (spend/report.py), counting the jobs of earlier
+        runs this one collected; never fails the run. False when it could not be made."""
         from gemini_batch.spend.report import report_run
 
+        collected = {o.node: o.collected for o in self.outcomes}
         try:
-            report_run(self._session, [o.node for o in self.outcomes])
+            report_run(self._session, [o.node for o in self.outcomes], collected)
         except Exception as exc:  # a report must not turn a good run into a failed one
             self.progress.say(f"could not write the run summary: {exc.__class__.__name__}: {exc}")
+            return False
+        return True
 
 
 def check_target(flags: DbtFlags) -> None:
@@ -325,12 +331,13 @@ def summarize(outcomes: list[NodeOutcome]) -> str:
         return ""
     lines = ["summary:"]
     for o in outcomes:
-        line = f"  {o.node}: {o.submitted_requests} request(s) submitted in {len(o.jobs)} job(s)"
-        line += f", {o.succeeded} answered, {o.failed} failed rows"
+        # every figure counts requests (distinct request_hash sent in a job), never rows of the model
+        line = f"  {o.node}: {o.submitted_requests} requests submitted in {len(o.jobs)} job(s)"
+        line += f", {o.succeeded} requests answered, {o.failed} requests failed"
         if o.missing:
-            line += f", {o.missing} sent but not answered (still pending)"
+            line += f", {o.missing} requests sent but not answered (still pending)"
         if o.exhausted:
-            line += f", {o.exhausted} given up after max_attempts"
+            line += f", {o.exhausted} requests given up after max_attempts"
         if o.still_running:
             line += f", {len(o.still_running)} job(s) still running (collect later)"
         lines.append(line)

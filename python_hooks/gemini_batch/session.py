@@ -13,7 +13,7 @@ from gemini_batch.ledger import Ledger
 from gemini_batch.progress import Progress
 from gemini_batch.query_config import QueryDefaults
 from gemini_batch.reachability import check_services
-from gemini_batch.settings import BatchSettings, settings_for
+from gemini_batch.settings import BatchSettings, SettingsError, settings_for
 
 
 @dataclass
@@ -63,3 +63,15 @@ class Session:
 
     def settings(self, node: BatchNode) -> BatchSettings:
         return settings_for(node.name, node.config)
+
+    def checked_settings(self, nodes: list[BatchNode]) -> tuple[dict[str, BatchSettings], list[str]]:
+        """The settings of every node that has good ones (by unique_id), and one message per node that has not, so a
+        command names every configuration problem of its selection at once."""
+        good: dict[str, BatchSettings] = {}
+        problems: list[str] = []
+        for node in nodes:
+            try:
+                good[node.unique_id] = self.settings(node)
+            except SettingsError as exc:
+                problems.append(str(exc))
+        return good, problems

@@ -152,6 +152,9 @@ class BatchSettings:
     check_file_uris: str = setting("sample", "before submitting, check that the gs:// objects of fileData parts exist: sample (up to 100 distinct URIs of the rows to send), all, or off", pattern="(off|sample|all)", hint="must be off, sample or all")  # noqa: E501
     escalate_to: str | None = setting(None, "cascade: a second Gemini model that answers again the rows whose first answer matches escalate_when, in a following round (the view shows the final answer and answered_by)", pattern=GEMINI_MODEL_PATTERN, hint=GEMINI_MODEL_HINT)  # noqa: E501
     escalate_when: str | None = setting(None, "cascade: a SQL predicate over the view's typed columns and output_state (e.g. \"output_state != 'answered' or confidence < 0.7\"); required with escalate_to")  # noqa: E501
+    answer_with: str = setting("batch", "how pending requests are answered: batch (Vertex batch jobs, the hook), inline (BigQuery's AI.GENERATE inside the model's own dbt run) or auto (inline when at most inline_max_requests are pending, else batch)", pattern="(batch|inline|auto)", hint="must be batch, inline or auto")  # noqa: E501
+    inline_max_requests: int = setting(100, "answer_with auto: the most pending requests answered inline with AI.GENERATE; more go to a batch job", minimum=1)  # noqa: E501
+    inline_connection_id: str | None = setting(None, "the BigQuery connection AI.GENERATE uses for inline answers (default: the credentials of the dbt run)", pattern="[A-Za-z0-9_./-]+", hint="must be a BigQuery connection such as us.my_connection or projects/P/locations/L/connections/C")  # noqa: E501
     # fmt: on
 
     @property
@@ -225,15 +228,26 @@ def closest_setting(key: str) -> str | None:
     return None
 
 
-def _check_keys(node_name: str, config: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+def _key_problems(config: Mapping[str, Any], meta: Mapping[str, Any]) -> list[str]:
+    problems = []
     for where, keys in (("meta key", meta), ("config key", config)):
         for key in keys:
             meant = closest_setting(str(key))
             if meant is not None:
-                raise SettingsError(
-                    f"model {node_name}: {where} {key!r} is not a gemini_batch setting; did you mean {meant!r}? "
+                problems.append(
+                    f"{where} {key!r} is not a gemini_batch setting; did you mean {meant!r}? "
                     f"Rename it (settings: {', '.join(registry())})"
                 )
+    return problems
+
+
+def problems_message(node_name: str, problems: list[str]) -> str:
+    """Every problem of a model's settings in one message, so one run shows them all (the Jinja side words it
+    the same way: macros/settings/_validate_settings.sql)."""
+    if len(problems) == 1:
+        return f"model {node_name}: {problems[0]}"
+    numbered = "; ".join(f"({i}) {problem}" for i, problem in enumerate(problems, start=1))
+    return f"model {node_name}: {len(problems)} settings problems: {numbered}"
 
 
 # -- values ------------------------------------------------------------------------------------------------------
@@ -294,26 +308,30 @@ def _value_problem(info: SettingInfo, value: Any) -> str | None:
     return None
 
 
-def _bad_value(node_name: str, key: str, value: Any, source: str, problem: str) -> SettingsError:
+def _bad_value(key: str, value: Any, source: str, problem: str) -> str:
     shown = json.dumps(value, default=str)
-    return SettingsError(f"model {node_name}: {key}={shown} ({source}) {problem}")
+    return f"{key}={shown} ({source}) {problem}"
 
 
 def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> BatchSettings:
-    """Settings for one gemini_batch model from its dbt node config (manifest), checked as the materialization does."""
+    """Settings for one gemini_batch model from its dbt node config (manifest), checked as the materialization does;
+    SettingsError names every problem at once."""
     env = os.environ if env is None else env
     meta = config.get("meta") or {}
     if not isinstance(meta, Mapping):
         raise SettingsError(f"model {node_name}: config meta must be a dictionary, got {json.dumps(meta, default=str)}")
-    _check_keys(node_name, config, meta)
+    problems = _key_problems(config, meta)
     values: dict[str, Any] = {}
+    bad: set[str] = set()  # settings with a problem: not checked against each other
     for name, info in registry().items():
         in_meta, top = meta.get(name), config.get(name)
         if in_meta is not None and top is not None and in_meta != top:
-            raise SettingsError(
-                f"model {node_name}: {name} is set both in meta ({json.dumps(in_meta, default=str)}) and as a "
+            bad.add(name)
+            problems.append(
+                f"{name} is set both in meta ({json.dumps(in_meta, default=str)}) and as a "
                 f"top-level config ({json.dumps(top, default=str)}); keep only the one in meta"
             )
+            continue
         if in_meta is not None:
             raw, source = in_meta, "from meta"
         elif top is not None:
@@ -328,30 +346,39 @@ def settings_for(node_name: str, config: Mapping[str, Any], env: Mapping[str, st
             # YAML 1.1 (dbt's yml files) reads a bare off/on/no/yes as a boolean: check_file_uris: off is false
             problem = f"{problem} (YAML reads a bare off, on, no or yes as false or true: quote it, e.g. 'off')"
         if problem is not None:
-            raise _bad_value(node_name, name, raw, source, problem)
+            bad.add(name)
+            problems.append(_bad_value(name, raw, source, problem))
+            continue
         values[name] = value
     settings = BatchSettings(**values)
-    if settings.poll_initial_seconds > settings.poll_max_seconds:
-        raise SettingsError(
-            f"model {node_name}: poll_initial_seconds={settings.poll_initial_seconds} is greater than "
+    if not bad & {"poll_initial_seconds", "poll_max_seconds"} and (
+        settings.poll_initial_seconds > settings.poll_max_seconds
+    ):
+        problems.append(
+            f"poll_initial_seconds={settings.poll_initial_seconds} is greater than "
             f"poll_max_seconds={settings.poll_max_seconds}; make poll_initial_seconds at most poll_max_seconds"
         )
-    if (settings.escalate_to is None) != (settings.escalate_when is None):
+    if not bad & {"escalate_to", "escalate_when"} and (settings.escalate_to is None) != (
+        settings.escalate_when is None
+    ):
         given, missing = (
             ("escalate_to", "escalate_when") if settings.escalate_when is None else ("escalate_when", "escalate_to")
         )
-        raise SettingsError(
-            f"model {node_name}: {given} needs {missing}: a cascade names the second Gemini model (escalate_to) and "
+        problems.append(
+            f"{given} needs {missing}: a cascade names the second Gemini model (escalate_to) and "
             "the rows it answers again (escalate_when, a SQL predicate over the model's typed columns and output_state)"
         )
-    if settings.escalate_to is not None and _same_model(settings.escalate_to, settings.gemini_model):
-        raise SettingsError(
-            f"model {node_name}: escalate_to={settings.escalate_to!r} is the model's own gemini_model; "
-            "name a second model"
-        )
-    if settings.transport == "gcs" and settings.gcs_prefix is None:
-        raise SettingsError(
-            f"model {node_name}: transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL files "
+    if (
+        not bad & {"escalate_to", "gemini_model"}
+        and settings.escalate_to is not None
+        and _same_model(settings.escalate_to, settings.gemini_model)
+    ):
+        problems.append(f"escalate_to={settings.escalate_to!r} is the model's own gemini_model; name a second model")
+    if not bad & {"transport", "gcs_prefix"} and settings.transport == "gcs" and settings.gcs_prefix is None:
+        problems.append(
+            "transport=gcs needs gcs_prefix, the Cloud Storage folder for the jobs' JSONL files "
             "(for example gs://my-bucket/gemini-batch); set gcs_prefix in the model's meta"
         )
+    if problems:
+        raise SettingsError(problems_message(node_name, problems))
     return settings

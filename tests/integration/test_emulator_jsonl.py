@@ -142,6 +142,26 @@ def test_input_file_over_the_size_limit_fails_the_job(
     assert f"at most {limit} bytes" in job.error.message
 
 
+def test_input_files_over_the_size_limit_together_fail_the_job(
+    local_stack: StackInfo, job_client: aiplatform_v1.JobServiceClient, bucket: storage.Bucket
+) -> None:
+    # Vertex's 1 GB of Cloud Storage input, read per job: two files each under the limit, together over it
+    content = "\n".join(_line(f"row {i}") for i in range(10)) + "\n"
+    for name in ("in/part-1.jsonl", "in/part-2.jsonl"):
+        bucket.blob(name).upload_from_string(content)
+    limit = 2 * len(content.encode()) - 1
+    config_url = f"{local_stack.vertex_endpoint}/emulator/config"
+    before = requests.get(config_url, timeout=10).json()["max_input_file_bytes"]
+    requests.post(config_url, json={"max_input_file_bytes": limit}, timeout=10).raise_for_status()
+    try:
+        job = _run(job_client, local_stack.project, [f"gs://{bucket.name}/in/*.jsonl"], f"gs://{bucket.name}/out")
+    finally:
+        requests.post(config_url, json={"max_input_file_bytes": before}, timeout=10).raise_for_status()
+    assert job.state.name == "JOB_STATE_FAILED"
+    assert f"2 input files add up to {limit + 1} bytes" in job.error.message
+    assert f"at most {limit} bytes of Cloud Storage input" in job.error.message
+
+
 def test_file_data_answered_from_object_metadata_and_missing_object_is_a_row_error(
     local_stack: StackInfo,
     job_client: aiplatform_v1.JobServiceClient,

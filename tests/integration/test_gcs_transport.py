@@ -10,6 +10,7 @@ import uuid
 import pytest
 from google.cloud import aiplatform_v1, storage
 
+from gemini_batch.batch import gcs
 from tests.integration.demo_project import DemoProject
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,7 @@ def test_gcs_chunks_are_bounded_by_bytes_and_the_bucket_must_be_where_the_datase
 
     # In the dataset's region, with max_input_bytes_per_job about a third of the requests' JSONL: at least three jobs,
     # none of whose input files add up to more than the limit, and every request answered once.
-    lines = "byte_length(to_json_string(parse_json(request))) + 100"
+    lines = gcs.line_bytes_sql("request", "request_hash")  # the JSONL line export writes, as the plan estimates it
     total, requests = demo.rows(
         f"select sum({lines}) as b, count(distinct request_hash) as n from `{{ds}}.by_bytes__requests`"
     )[0].values()

@@ -50,7 +50,7 @@ def test_build_answers_every_review_once_then_only_new_ones(demo: DemoProject) -
     # identical requests are sent once: one request per distinct text, not per review
     assert jobs[0]["request_count"] == prompts
     assert jobs[0]["succeeded_count"] == prompts
-    assert f"{prompts} request(s) submitted" in first.output
+    assert f"({prompts} requests)" in first.output  # review_insights: submitted <job> (N requests)
 
     statuses = demo.rows("select classification_status, count(*) as n from `{ds}.int_reviews__classified` group by 1")
     assert statuses == [{"classification_status": "classified", "n": reviews}]

@@ -29,18 +29,23 @@ def test_quick_soak_reports_planted_duplicate_loss_and_leak(tmp_path: Path) -> N
             sys.executable, str(SCRIPT), "--quick", "--seed", "3", "--json-out", str(out_file),
             "--work-dir", str(tmp_path / "work"), "--inject-duplicate", "--inject-lost", "--inject-leak",
         ],
-        cwd=REPO, capture_output=True, text=True, timeout=900, check=False,
+        cwd=REPO, capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output[-4000:]  # planted faults: never a pass, never "could not run" (2)
     figures = json.loads(out_file.read_text())
     injected = figures["injected"]
 
-    # the shape of the soak: both models, each split into jobs of PER_JOB; the failed-job run and the kill round each
-    # add PER_JOB rows
+    # the shape of the soak: both models, each split into jobs of PER_JOB; the failed-job run, the kill round and the
+    # pause round each add PER_JOB rows
     plan = figures["plan"]
     assert (plan["models"], plan["rows"], plan["kills"], plan["per_job"]) == (MODELS, ROWS, KILLS, PER_JOB)
-    assert figures["requests"] == MODELS * (ROWS + (1 + KILLS) * PER_JOB)  # every prompt distinct
+    pauses = len(plan["pause_steps"])
+    assert figures["requests"] == MODELS * (ROWS + (1 + KILLS + pauses) * PER_JOB)  # every prompt distinct
+    # the faults of the leases' issue were applied: a run frozen past its lease, lost lease-insert answers
+    assert len(figures["pauses"]) == pauses and figures["lease_insert_answers_lost"] >= 1
+    # and the package's own bookkeeping held under them
+    assert figures["ledger_mismatches"] == [] and figures["attempts_over"] == []
     assert len(figures["failed_jobs"]) == 1 and len(figures["cancelled_job"]) == 1
     assert figures["answered"] + figures["given_up"] + figures["pending"] == figures["requests"]
     assert sum(figures["jobs_by_state"].values()) == figures["jobs"] == len(figures["job_list"])

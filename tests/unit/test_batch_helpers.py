@@ -19,6 +19,16 @@ def test_label_values_follow_vertex_rules() -> None:
     assert value.startswith("review-insights_v2_")
 
 
+def test_labels_of_two_long_model_names_sharing_their_first_63_characters_stay_distinct() -> None:
+    common = "classify_customer_support_tickets_by_product_area_and_urgency_v2"  # 64 characters
+    first, second = label_value(common + "_europe"), label_value(common + "_americas")
+    assert first != second
+    assert all(re.fullmatch(r"[a-z0-9_-]{63}", v) for v in (first, second))
+    assert first.startswith(common[:54] + "-")
+    assert label_value("review_insights") == "review_insights"  # short names unchanged
+    assert label_value("x" * 63) == "x" * 63
+
+
 def test_progress_reports_state_changes_and_heartbeats_only() -> None:
     lines: list[str] = []
     progress = Progress(write=lines.append, heartbeat_seconds=3600)
@@ -37,8 +47,8 @@ def test_summary_names_given_up_and_running_work() -> None:
             )
         ]
     )
-    assert "m: 10 request(s) submitted in 1 job(s), 8 answered, 2 failed rows" in text
-    assert "3 given up after max_attempts" in text
+    assert "m: 10 requests submitted in 1 job(s), 8 requests answered, 2 requests failed" in text
+    assert "3 requests given up after max_attempts" in text
     assert "1 job(s) still running" in text
     assert summarize([]) == ""
 

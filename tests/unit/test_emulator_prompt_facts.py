@@ -134,6 +134,13 @@ def test_an_enum_option_the_text_names_is_chosen() -> None:
         == "GBP"
     )
     assert make_value(contract, "A six-month contract role, remote.", random.Random(0)) == "contract"
+    triage = {"type": "STRING", "enum": ["bug", "praise", "question"]}
+    tickets = [
+        "The app crashes when I upload a photo.",
+        "Love the new dashboard, thanks!",
+        "How do I change my address?",
+    ]
+    assert [make_value(triage, t, random.Random(0)) for t in tickets] == ["bug", "praise", "question"]
 
 
 def test_listed_items_keep_min_and_max_items() -> None:

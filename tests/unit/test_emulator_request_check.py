@@ -226,3 +226,11 @@ def test_real_fields_in_either_spelling_and_allowed_uris_and_labels_pass() -> No
     checked = check_request(request)
     assert checked.body["labels"] == request["labels"]
     assert checked.body["generationConfig"]["topK"] == 3
+
+
+def test_a_request_over_gemini_s_size_limit_is_a_row_error() -> None:
+    from gemini_batch.emulator.request_check import MAX_REQUEST_BYTES, BadRequest, check_request
+
+    text = "a" * (MAX_REQUEST_BYTES + 1)
+    with pytest.raises(BadRequest, match="Request payload size exceeds the limit: 20971520 bytes"):
+        check_request('{"contents": [{"role": "user", "parts": [{"text": "' + text + '"}]}]}')

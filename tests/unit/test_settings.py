@@ -329,3 +329,33 @@ def test_a_local_bigquery_target_without_a_vertex_endpoint_is_refused() -> None:
     credentials = SimpleNamespace(api_endpoint="http://127.0.0.1:9050")
     with pytest.raises(LocalEndpointError, match="GEMINI_BATCH_VERTEX_ENDPOINT is not set"):
         job_service_client(credentials, settings_for("m", {}, env={}), "us-central1")
+
+
+def test_every_problem_of_a_model_is_named_at_once_in_python_and_jinja() -> None:
+    config = {
+        "meta": {"gemini_modle": "gemini-2.5-flash", "transport": "s3", "max_attempts": 0},
+        "vertex_location": "US",
+    }
+    with pytest.raises(SettingsError) as python_err:
+        settings_for("review_insights", config, env={})
+    with pytest.raises(SettingsError) as jinja_err:
+        jinja_validate(config)
+    message = str(python_err.value)
+    assert message.startswith("model review_insights: 4 settings problems: (1) meta key 'gemini_modle' is not a ")
+    # then the settings in the registry's order
+    assert '(2) vertex_location="US" (from config) is a BigQuery multi-region' in message
+    assert "(3) max_attempts=0 (from meta) must be at least 1" in message
+    assert '(4) transport="s3" (from meta) must be bigquery or gcs' in message
+    assert str(jinja_err.value) == message
+
+
+def test_a_bad_value_is_not_also_reported_as_a_clash_with_another_setting() -> None:
+    config = {"meta": {"poll_initial_seconds": "soon", "poll_max_seconds": 1, "transport": "gcs", "gcs_prefix": "x"}}
+    with pytest.raises(SettingsError) as python_err:
+        settings_for("review_insights", config, env={})
+    message = str(python_err.value)
+    assert message.startswith("model review_insights: 2 settings problems: ")
+    assert "greater than" not in message and "needs gcs_prefix" not in message
+    with pytest.raises(SettingsError) as jinja_err:
+        jinja_validate(config)
+    assert str(jinja_err.value) == message

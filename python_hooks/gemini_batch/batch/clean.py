@@ -16,6 +16,9 @@ may belong to a run in progress). Tables of jobs not collected yet are kept, and
 With `transport: gcs` a job's files are in `<gcs_prefix>/<input table name>/` (batch/gcs.py); such a folder is deleted
 by the same rule as its table (its job collected or never created, or unknown to the ledger and older than
 ORPHAN_AFTER).
+
+A model with `keep_job_tables: true` keeps its jobs' tables (and folders) on purpose: clean drops none the ledger
+names, only unknown ones past `older_than` and staging relations.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ def clean(
             keep |= tables
             # the submission's pending rows (submit.write_pending): its queued buckets are written from them later
             keep.add(f"{str(row['input_table']).rsplit('.', 1)[-1].rsplit('_', 1)[0]}_pending")
+    if settings is not None and settings.keep_job_tables:
+        keep |= known  # kept on purpose (keep_job_tables: true): only tables no ledger row names are leftovers
     prefix = job_table_prefix(node)
     staging = staging_pattern(node)
     dropped = []

@@ -499,31 +499,19 @@ def write_to_cache(
 
     On-demand BigQuery bills a MERGE or UPDATE as the bytes it reads plus the whole target table (or the partitions or
     blocks it touches), an INSERT only as the bytes its query reads
-    (cloud.google.com/bigquery/pricing#dml_pricing_for_non-partitioned_tables). So: (1) the hashes the cache already
-    has without a success are read first (the cache's request_hash and status columns); (2) an INSERT writes every
-    hash the cache does not have (it reads the cache's request_hash column); (3) only the hashes of (1) get a MERGE,
-    at most RETRIED_PER_STATEMENT per statement, filtered on the target's clustering column request_hash by a list of
+    (cloud.google.com/bigquery/pricing#dml_pricing_for_non-partitioned_tables). So: (1) an INSERT writes every hash
+    the cache does not have (it reads the cache's request_hash column); (2) only when it left some of the job's rows
+    out, the hashes the cache has without a success, written by another job, are read (the cache's request_hash,
+    status and job_name columns: never in a job of new requests only); (3) only those get a MERGE, at most
+    RETRIED_PER_STATEMENT per statement, filtered on the target's clustering column request_hash by a list of
     constants, which BigQuery prunes to the blocks holding them (cloud.google.com/bigquery/docs/clustered-tables,
     "block pruning"; a join or subquery condition prunes nothing). A success is never overwritten, and a row this job
     already wrote (job_name) never again: exactly once per job, however often it is written.
     """
     responses = node.responses_table
-    retried = sorted(
-        str(row["request_hash"])
-        for row in ctx.sql(
-            f"""
-            select distinct source.request_hash
-            from ({source_sql}) as source
-            inner join (select request_hash, status from `{responses}`) as cached
-                on source.request_hash = cached.request_hash
-            where cached.status is null or cached.status != ''
-            """,
-            node=node.unique_id,
-            **params,
-        )
-    )
+    source_rows = int(ctx.sql(f"select count(*) as n from ({source_sql})", node=node.unique_id, **params)[0]["n"])
     names = ", ".join(insert)
-    ctx.sql(
+    inserted = ctx.dml(
         f"""
         insert into `{responses}` ({names})
         select {", ".join(insert.values())}
@@ -533,6 +521,23 @@ def write_to_cache(
         node=node.unique_id,
         job_name=job_name,
         **params,
+    )
+    if inserted is not None and inserted >= source_rows:
+        return  # every hash was new: nothing to update
+    retried = sorted(
+        str(row["request_hash"])
+        for row in ctx.sql(
+            f"""
+            select distinct source.request_hash
+            from (select request_hash from ({source_sql})) as source
+            inner join (select request_hash, status, job_name from `{responses}`) as cached
+                on source.request_hash = cached.request_hash
+            where (cached.status is null or cached.status != '') and coalesce(cached.job_name, '') != @job_name
+            """,
+            node=node.unique_id,
+            job_name=job_name,
+            **params,
+        )
     )
     assignments = ",\n            ".join(f"{column} = {value}" for column, value in update.items())
     for start in range(0, len(retried), RETRIED_PER_STATEMENT):

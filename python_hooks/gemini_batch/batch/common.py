@@ -58,6 +58,7 @@ class NodeOutcome:
     missing: int = 0  # rows sent that a succeeded job neither answered nor failed, or answered for another request
     still_running: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    collected: list[str] = field(default_factory=list)  # input tables of the jobs this invocation merged (any run's)
 
     @property
     def ok(self) -> bool:

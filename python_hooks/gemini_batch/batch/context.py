@@ -109,3 +109,24 @@ class BatchContext:
             return list(job.result(timeout=QUERY_SECONDS, retry=BQ_RETRY))
 
         return CONFLICT_RETRY(run)()
+
+    def dml(self, sql: str, node: str | None = None, **params: Any) -> int | None:
+        """Run one DML statement as `sql` does (retried the same way); the rows it changed (None when the service
+        does not say)."""
+        qparams = [
+            bigquery.ScalarQueryParameter(name, "INT64" if isinstance(v, int) else "STRING", v)
+            for name, v in params.items()
+        ]
+
+        def run() -> int | None:
+            job = self.bq.query(
+                sql,
+                job_config=self.query_defaults.config(qparams, node=node),
+                retry=BQ_RETRY,
+                timeout=BQ_REQUEST_SECONDS,
+            )
+            job.result(timeout=QUERY_SECONDS, retry=BQ_RETRY)
+            affected = job.num_dml_affected_rows
+            return None if affected is None else int(affected)
+
+        return CONFLICT_RETRY(run)()

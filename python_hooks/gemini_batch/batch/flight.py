@@ -98,6 +98,11 @@ class Flights:
             except lease.LeaseLost as exc:
                 self._lost(flight, exc)
                 return flight
+            except BatchError as exc:  # the lease stayed busy, or a job that exists cannot be listed yet
+                flight.stopped = True
+                flight.outcome.errors.append(str(exc))
+                self.ctx.progress.say(f"ERROR {exc}")
+                return flight
         flight.in_flight.extend(entry for entry in open_jobs if entry.job_name and not entry.is_collected)
         self.pump()
         return flight
@@ -195,6 +200,7 @@ class Flights:
                     flight.in_flight.remove(entry)
                     try:
                         collect_step.collect(self.ctx, flight.node, flight.settings, entry, job, flight.outcome)
+                        flight.outcome.collected.append(entry.input_table)  # for the run summary (spend/report.py)
                     except lease.LeaseLost as exc:
                         self._lost(flight, exc)
                         break

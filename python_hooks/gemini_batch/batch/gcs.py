@@ -46,17 +46,6 @@ KEY_PREFIX = "gb-"  # request_hash of a JSONL line: `gb-<hash>`, never numeric-l
 # The request labels that carry the hash: (label key, 1-based start in the 64-character hex hash, length). A label
 # value is at most 63 characters (cloud.google.com/vertex-ai/generative-ai/docs/multimodal/add-labels-to-api-calls).
 HASH_LABELS = (("gemini_batch_hash", 1, 32), ("gemini_batch_hash_2", 33, 32))
-# Bytes a JSONL line holds beyond its request's own JSON (submit.LINE_BYTES_SQL): the sibling key, the `request` key
-# around it, the hash labels (with the `labels` object, when the request had none) and the newline.
-LINE_OVERHEAD_BYTES = len(
-    '{"request_hash":"'
-    + KEY_PREFIX
-    + "0" * 64
-    + '","request":}\n'
-    + ',"labels":{'
-    + ",".join(f'"{label}":"' + "0" * length + '"' for label, _, length in HASH_LABELS)
-    + "}"
-)
 
 
 def job_folder(gcs_prefix: str, input_table: str) -> str:
@@ -85,17 +74,33 @@ def export_requests(ctx: BatchContext, node: BatchNode, input_table: str, uri: s
     The hash goes out as the `gb-` sibling key and in the request's labels (see the module's docstring); the labels
     are added to the copy sent, not to the request cached, so request_hash still hashes what the model built.
     """
-    request = "parse_json(request, wide_number_mode => 'round')"
-    for label, start, length in HASH_LABELS:  # one JSON_SET per path: the form every engine accepts
-        request = f"json_set({request}, '$.labels.{label}', substr(request_hash, {start}, {length}))"
     ctx.sql(
         f"""
         export data options (uri = '{uri}', format = 'JSON', overwrite = true) as
-        select concat('{KEY_PREFIX}', request_hash) as request_hash, {request} as request
+        select concat('{KEY_PREFIX}', request_hash) as request_hash, {sent_request_sql()} as request
         from `{input_table}`
         """,
         node=node.unique_id,
     )
+
+
+def sent_request_sql(request: str = "request", request_hash: str = "request_hash") -> str:
+    """The request as a JSONL line carries it: a JSON value with the hash in its labels (HASH_LABELS)."""
+    sent = f"parse_json({request}, wide_number_mode => 'round')"
+    for label, start, length in HASH_LABELS:  # one JSON_SET per path: the form every engine accepts
+        sent = f"json_set({sent}, '$.labels.{label}', substr({request_hash}, {start}, {length}))"
+    return sent
+
+
+# Bytes of a JSONL line around its request: `{"request_hash":"gb-<64 hex>","request":}` and the newline, with room
+# for spaces after the separators.
+LINE_OVERHEAD_BYTES = 100
+
+
+def line_bytes_sql(request: str, request_hash: str) -> str:
+    """SQL for the bytes of one request's line in the exported JSONL, written as BigQuery writes JSON (which may escape
+    characters the model's text kept raw): what Vertex's 1 GB input limit counts."""
+    return f"byte_length(to_json_string({sent_request_sql(request, request_hash)})) + {LINE_OVERHEAD_BYTES:d}"
 
 
 def input_config(uri: str) -> aiplatform_v1.BatchPredictionJob.InputConfig:

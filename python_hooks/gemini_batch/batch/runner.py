@@ -72,9 +72,10 @@ class BatchRunner:
             self.leave(flights)
         return flight.outcome
 
-    def leave(self, flights: Flights) -> None:
-        """--no-wait: the jobs go on; buckets not submitted yet (over the caps) go out with a later run."""
-        flights.leave_running("--no-wait")
+    def leave(self, flights: Flights, why: str = "--no-wait") -> None:
+        """--no-wait (or `submit` without --wait, said as `why`): the jobs go on; buckets not submitted yet (over the
+        caps) go out with a later run."""
+        flights.leave_running(why)
         for flight in flights.models.values():
             if flight.queued:
                 self.progress.say(

@@ -41,6 +41,9 @@ from gemini_batch.settings import BatchSettings
 from gemini_batch.spend import guards as spend_guards
 
 CREATE_RETRY_SECONDS = 600.0  # total time spent retrying a create that fails in transit
+# The ledger state of a create Vertex refused (not a Vertex job state: no job exists); gemini_batch_job_history prices
+# it at 0.
+REFUSED = "REFUSED"
 LIST_RETRY_SECONDS = 120.0
 # After a create that may have succeeded, the job is looked for over this long (listed again after growing pauses)
 # before another is created: Vertex does not document batchPredictionJobs.list as read-after-write. When the job's
@@ -90,14 +93,6 @@ def bucket_count(pending: int, max_requests_per_job: int) -> int:
     return max(1, math.ceil(pending * 1.1 / max_requests_per_job))
 
 
-# Bytes of a request's line in the JSONL files EXPORT DATA writes for transport gcs (gcs.export_requests): the request
-# re-serialised as BigQuery writes JSON (which may escape characters the model's text kept raw), plus what the export
-# adds around and inside it (gcs.LINE_OVERHEAD_BYTES: the `gb-` key, the hash labels, the newline).
-LINE_BYTES_SQL = (
-    "byte_length(to_json_string(parse_json(requests.request, wide_number_mode => 'round'))) + "
-    f"{gcs.LINE_OVERHEAD_BYTES}"
-)
-
 # mod(mod(x, n) + n, n) and not mod(abs(x), n): abs() of the smallest INT64 is an error on BigQuery, and BigQuery's
 # mod() keeps the dividend's sign (cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#mod).
 BUCKET_SQL = "mod(mod(farm_fingerprint(requests.request_hash), @n_buckets) + @n_buckets, @n_buckets)"
@@ -108,7 +103,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
 
     None when nothing is pending. Checked before any table is written or job created.
     """
-    check_location(ctx, node, settings)  # before any table is built or job created
+    # before any table is built or job created; with answer_with inline/auto the model may live in a US/EU dataset
+    # that only AI.GENERATE answers, so there the location matters only when a batch job would be created
+    if settings.answer_with == "batch":
+        check_location(ctx, node, settings)
     pending, exhausted = pending_counts(ctx, node, settings)
     outcome.exhausted = exhausted
     if exhausted:
@@ -119,6 +117,10 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if pending == 0:
         ctx.progress.say(f"{node.name}: 0 requests pending, nothing to submit")
         return None
+    if settings.answer_with != "batch":
+        check_location(ctx, node, settings)
+    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
+    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
@@ -126,7 +128,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
         # the JSONL bytes of each request only when they bound the chunk: reading `request` bills its whole column
-        line_bytes = f"any_value({LINE_BYTES_SQL})" if by_bytes else "0"
+        line_bytes = (
+            f"any_value({gcs.line_bytes_sql('requests.request', 'requests.request_hash')})" if by_bytes else "0"
+        )
         rows = ctx.sql(
             f"""
             select bucket, count(*) as n, sum(line_bytes) as line_bytes
@@ -162,8 +166,6 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         sizes=sizes,
         queued=sorted(sizes),
     )
-    check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
-    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     write_pending(ctx, node, settings, plan)
     try:
         check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist
@@ -354,7 +356,11 @@ def create_job(
         why = "Vertex AI cannot be reached" if never_connected(exc) else f"failing for {CREATE_RETRY_SECONDS:.0f} s"
         raise BatchError(f"{node.name}: could not create the batch job ({why}): {exc}") from exc
     except gexc.GoogleAPICallError as exc:
-        ctx.ledger.update(entry, state="JOB_STATE_FAILED", error=f"create rejected: {exc}",
+        # No job exists, nothing was sent or billed: REFUSED with no requests and no tokens (cost 0, not unknown),
+        # ended (collected) at once, so no later command reports or waits for it again. Its rows stay pending.
+        ctx.ledger.update(entry, state=REFUSED, error=f"create refused: {exc}", request_count=0, succeeded_count=0,
+                          failed_count=0, prompt_tokens=0, output_tokens=0, thoughts_tokens=0, cached_tokens=0,
+                          total_tokens=0, finished_at=dt.datetime.now(dt.UTC),
                           collected_at=dt.datetime.now(dt.UTC))  # fmt: skip
         # No job will ever read it: Vertex refused the create.
         ctx.bq.delete_table(entry.input_table, not_found_ok=True)

@@ -78,7 +78,8 @@ class EmulatorConfig:
     waiting_state: str = "PENDING"
     max_queue_seconds: float = 72 * 3600.0
     max_input_rows: int = 200_000  # Vertex's per-job limit; lower it to test the limit cheaply
-    # Vertex's limit on one JSONL input file in Cloud Storage (1 GB); lower it to test the limit cheaply.
+    # Vertex's limit on JSONL input in Cloud Storage (1 GB), applied to each file and to a job's files together (Google
+    # does not say which it means); lower it to test the limit cheaply.
     max_input_file_bytes: int = 1_000_000_000
     # Row faults: this fraction of rows (picked by hash of the request and seed, so reproducible) fail with
     # row_failure_code.

@@ -11,7 +11,9 @@ batch-prediction-from-cloud-storage and the BatchPredictionJob REST reference):
   equal to, createTime (googleapis/python-genai#486, googleapis/java-genai#760 show
   `prediction-model-2025-12-26T20:29:02.829566Z`), so clients must read `outputInfo.gcsOutputDirectory` instead of
   rebuilding the name;
-- an input file is at most 1 GB (Vertex batch quotas); `max_input_file_bytes` lowers it for tests.
+- an input file is at most 1 GB (Vertex batch quotas); `max_input_file_bytes` lowers it for tests. Google's
+  sentence ("If you use Cloud Storage as input, the file size limit is also 1 GB") does not say whether the limit is
+  per file or per job, so the emulator applies both: a job's files together are at most that much too.
 
 Not in Google's reference, so the emulator takes the stricter reading and says so: a URI (or wildcard) that names no
 object, an input file over the limit, or a line that is not a JSON object fails the whole job with code 3
@@ -93,6 +95,12 @@ def expand_sources(client: storage.Client, uris: list[str], max_file_bytes: int)
                     f"file may be at most {max_file_bytes} bytes. Split it into several files."
                 )
             blobs.append(blob)
+    total = sum(int(b.size or 0) for b in blobs)
+    if total > max_file_bytes:  # the stricter reading of Vertex's 1 GB: per job, not only per file
+        raise ImportFailure(
+            f"The job's {len(blobs)} input files add up to {total} bytes; a batch prediction job may read at most "
+            f"{max_file_bytes} bytes of Cloud Storage input. Split the input into several jobs."
+        )
     return blobs
 
 

@@ -24,6 +24,7 @@ NEGATIVE = {
     "late", "useless", "return", "returned", "defective", "slow", "rude", "waste", "scam", "faulty",
     "missing",
     "horrible", "angry", "cracked", "leaked", "leaking", "stopped", "failed", "fails", "overpriced", "wrong",
+    "crash", "crashes", "crashed", "freezes", "error", "bug", "buggy",
 }  # fmt: skip
 NEGATORS = {"not", "no", "never", "hardly", "isn't", "wasn't", "don't", "doesn't", "didn't", "can't", "won't"}
 STOPWORDS = {
@@ -122,8 +123,8 @@ def read_prompt(text: str, ignore: set[str] | None = None) -> PromptSignals:
 def sentiment_choice(signals: PromptSignals, options: list[str]) -> str | None:
     """The enum option naming the prompt's sentiment (positive/negative/neutral/mixed), if there is one."""
     wanted = {
-        "positive": ("pos", "good", "happy", "satisf", "favorable"),
-        "negative": ("neg", "bad", "unhappy", "unsatisf", "complain", "unfavorable"),
+        "positive": ("pos", "good", "happy", "satisf", "favorable", "prais", "compliment", "thank"),
+        "negative": ("neg", "bad", "unhappy", "unsatisf", "complain", "unfavorable", "bug", "problem", "defect"),
         "neutral": ("neu", "mixed", "neither"),
         "mixed": ("mix", "neu"),
     }[signals.label]

@@ -18,6 +18,9 @@ from gemini_batch.emulator.validation import LABEL_KEY, LABEL_VALUE, camel
 
 DOCS = "Learn more: https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/gemini"
 MAX_REQUEST_LABELS = 64
+# Gemini's request size limit as Google's API errors state it ("Request payload size exceeds the limit: 20971520
+# bytes."); the package itself refuses above 20,000,000 bytes, the stricter reading of "20 MB".
+MAX_REQUEST_BYTES = 20_971_520
 _YOUTUBE = re.compile(r"^https://(?:(?:www\.|m\.)?youtube\.com/(?:watch\?v=|shorts/)|youtu\.be/)[\w-]+")
 PART_DATA_FIELDS = {
     "text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
@@ -223,6 +226,8 @@ def check_request(raw: Any) -> CheckedRequest:
     if raw is None:
         raise BadRequest("Invalid JSON payload received. The request is empty (NULL).")
     if isinstance(raw, str):
+        if len(raw) > MAX_REQUEST_BYTES // 4 and len(raw.encode()) > MAX_REQUEST_BYTES:  # the cheap test first
+            raise BadRequest(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
         try:
             raw = json.loads(raw)
         except json.JSONDecodeError as exc:

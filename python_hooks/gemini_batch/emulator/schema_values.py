@@ -144,6 +144,8 @@ class ValueMaker:
         if pick is None:
             topics = matching_topics(self.signals, labels)
             pick = topics[0] if topics else None
+        if pick is None and "?" in self.prompt:  # a text that asks something is a question
+            pick = next((label for label in labels if label.lower().startswith(("question", "inquir", "how"))), None)
         if pick is None:
             return self.rng.choice(options)
         return options[labels.index(pick)]

@@ -26,6 +26,11 @@
 10. Tests and the soak lose answers on purpose (gemini_batch.local.bigquery_faults, POST /_local/faults).
 11. BigQuery's AI.GENERATE, which bqemulator lacks, answered by the Vertex emulator's responder with its current config
    (--vertex-endpoint), and refused as BigQuery refuses a malformed call (gemini_batch.local.bqemulator_ai_generate).
+12. bqemulator lists the tables of a dataset that does not exist as empty; BigQuery answers 404, which dbt-bigquery's
+   check_schema_exists relies on (gemini_batch.local.bqemulator_tables_list).
+13. bqemulator pastes every view's body into each query that names it (for row access policies) and re-plans it, ~4 s
+    per read of a gemini_batch model's view; BigQuery does not. Without a row access policy in the catalog the query
+    reads the view as it is (gemini_batch.local.bqemulator_views).
 
 Usage: python -m gemini_batch.local.bigquery_server --rest-port 9050 --grpc-port 9060 --project local-project
 """
@@ -114,9 +119,18 @@ def main(argv: list[str] | None = None) -> None:
     permit_wildcard_upload_content_type()
     introspect_schemas_without_running()
     set_default_dataset_location(args.location)
+    from gemini_batch.local import bqemulator_views  # a view read as a view, not re-planned per query
+
+    bqemulator_views.install()
     from gemini_batch.local import bqemulator_if_match  # 412 on a stale If-Match
 
     bqemulator_if_match.install()
+    from gemini_batch.local import bqemulator_tables_list  # 404 listing the tables of a dataset that does not exist
+
+    bqemulator_tables_list.install()
+    from gemini_batch.local import bqemulator_iam  # testIamPermissions and Resource Manager's project answers
+
+    bqemulator_iam.install()
     from gemini_batch.local import bigquery_faults  # injected lost answers
 
     bigquery_faults.install()

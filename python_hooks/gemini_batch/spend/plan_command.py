@@ -70,9 +70,14 @@ def plan(dbt_flags: list[str], select: list[str]) -> int:
         manifest = json.loads(flags.manifest_path.read_text())
         code = {uid: n.get("compiled_code") for uid, n in manifest["nodes"].items()}
         ctx = session.runner.ctx
+        checked, setting_problems = session.checked_settings(nodes)
+        if setting_problems:  # every model's, at once
+            for problem in setting_problems:
+                progress.say(f"ERROR {problem}")
+            return 2
         plans, stops = [], []
         for node in nodes:
-            settings = session.settings(node)
+            settings = checked[node.unique_id]
             counter = ctx.token_counter(settings)  # type: ignore[attr-defined]
             model_plan = plan_model(ctx, node, settings, counter, compiled_sql=code[node.unique_id])
             plans.append(model_plan)

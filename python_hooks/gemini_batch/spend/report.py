@@ -32,6 +32,12 @@ COLUMNS = (
     ("tokens_cached", "tok cached"), ("estimated_cost_usd", "cost $"), ("wall_seconds", "wall s"),
 )  # fmt: skip
 
+# One unit per figure: rows of the model's requests relation, or requests (distinct request_hash: identical rows are
+# one request); jobs this invocation submitted or collected (an earlier run's too, with their tokens and cost).
+UNITS = (
+    "units: rows = rows of the model; cached, sent, answered, failed, retried, given up, pending = requests (distinct "
+    "request_hash); jobs, tokens and cost = the jobs this run submitted or collected"
+)
 _plans: dict[tuple[str, str], ModelPlan] = {}
 _lock = threading.Lock()
 
@@ -41,8 +47,11 @@ def remember_plan(invocation_id: str, plan: ModelPlan) -> None:
         _plans[(invocation_id, plan.model)] = plan
 
 
-def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> dict[str, Any]:
-    """The summary row of one model for this invocation."""
+def model_row(
+    ctx: BatchContext, node: BatchNode, settings: BatchSettings, collected: list[str] | None = None
+) -> dict[str, Any]:
+    """The summary row of one model for this invocation: the jobs it submitted and the jobs of earlier runs it
+    collected (`collected`: their input tables), with their tokens and cost."""
     jobs = ctx.sql(
         f"""
         select
@@ -61,13 +70,14 @@ def model_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> di
             min(submitted_at) as started,
             max(coalesce(collected_at, updated_at)) as ended
         from ({ctx.ledger.latest_sql()})
-        where dbt_node = @node_id and responses_table = @cache and invocation_id = @invocation
-            and job_name is not null
+        where dbt_node = @node_id and responses_table = @cache and job_name is not null
+            and (invocation_id = @invocation or input_table in unnest(split(@collected, ',')))
         """,
         node=node.unique_id,
         node_id=node.unique_id,
         cache=node.responses_table,
         invocation=ctx.invocation_id,
+        collected=",".join(collected or []),  # table ids hold no comma
     )[0]
     row: dict[str, Any] = {"model": node.name, "gemini_model": settings.gemini_model}
     sizes = ctx.sql(
@@ -166,16 +176,23 @@ def _cascade_row(ctx: BatchContext, node: BatchNode, settings: BatchSettings, fi
     return second
 
 
-def report(ctx: BatchContext, models: list[tuple[BatchNode, BatchSettings]], target_dir: Path) -> list[dict[str, Any]]:
-    """Print the end-of-run table and write the JSON artifact; returns the rows."""
+def report(
+    ctx: BatchContext,
+    models: list[tuple[BatchNode, BatchSettings]],
+    target_dir: Path,
+    collected: dict[str, list[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Print the end-of-run table and write the JSON artifact; returns the rows. `collected`: per model name, the
+    input tables of the jobs this invocation merged, an earlier run's among them."""
     rows = []
     for node, settings in models:
-        rows.append(model_row(ctx, node, settings))
+        rows.append(model_row(ctx, node, settings, (collected or {}).get(node.name)))
         if settings.escalate_to and ctx.table_exists(node.table("__escalated")):
             rows.append(_cascade_row(ctx, node, settings, rows[-1]))
     if rows:
         cells = [[_cell(row.get(key)) for key, _ in COLUMNS] for row in rows]
         ctx.progress.table("run summary", [title for _, title in COLUMNS], cells, format_table(rows))
+        ctx.progress.say(UNITS)
         for row in rows:
             if row.get("given_up"):  # dead letters are never silent
                 ctx.progress.say(
@@ -188,8 +205,10 @@ def report(ctx: BatchContext, models: list[tuple[BatchNode, BatchSettings]], tar
     return rows
 
 
-def report_run(session: Any, model_names: list[str]) -> list[dict[str, Any]]:
+def report_run(
+    session: Any, model_names: list[str], collected: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
     """report() for the models a run processed, by name, with the session's clients and target directory."""
     by_name = {node.name: node for node in session.manifest.nodes.values()}
     models = [(by_name[n], session.settings(by_name[n])) for n in dict.fromkeys(model_names) if n in by_name]
-    return report(session.runner.ctx, models, session.flags.manifest_path.parent)
+    return report(session.runner.ctx, models, session.flags.manifest_path.parent, collected)

@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.plan import EXHAUSTED_CONDITION, NEVER_ANSWERED_CONDITION, RETRY_CONDITION
 from gemini_batch.dbt_project import BatchNode
+from gemini_batch.ledger import LedgerEntry
 from gemini_batch.settings import BatchSettings
 from gemini_batch.spend.estimate import key_columns
 
 EXAMPLE_KEYS = 3
+# Jobs not collected yet whose rows are not in flight any more: Vertex stopped them, and the next run sends their rows
+# again (a cancelled job is not "in flight" until the next collect records it).
+STOPPED_STATES = {"JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED", "JOB_STATE_FAILED", "JOB_STATE_EXPIRED"}
 
 
 def _key_sql(keys: list[str]) -> str:
@@ -21,10 +26,22 @@ def _key_sql(keys: list[str]) -> str:
     return f"concat({separator.join(parts)})" if len(parts) > 1 else parts[0]
 
 
-def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> dict[str, Any]:
+def model_status(
+    ctx: BatchContext,
+    node: BatchNode,
+    settings: BatchSettings,
+    live_state: Callable[[LedgerEntry], str] | None = None,
+    jobs: list[LedgerEntry] | None = None,
+) -> dict[str, Any]:
+    """`live_state`: a job's state at Vertex (the ledger's is only as new as the last command that looked); `jobs`:
+    the model's jobs not collected yet, when known (default: read from the ledger)."""
     if not ctx.table_exists(node.requests_table) or not ctx.table_exists(node.responses_table):
-        return {"model": node.name, "missing": True}
-    in_flight_jobs = [e for e in ctx.ledger.uncollected(node.unique_id, node.responses_table) if e.job_name]
+        return {"model": node.name, "missing": True, "requests_table": node.requests_table}
+    if jobs is None:
+        jobs = ctx.ledger.uncollected(node.unique_id, node.responses_table)
+    jobs = [e for e in jobs if e.job_name]
+    state = live_state or (lambda e: e.state)
+    in_flight_jobs = [e for e in jobs if state(e) not in STOPPED_STATES]
     in_flight = sum(e.request_count or 0 for e in in_flight_jobs)
     counts = ctx.sql(
         f"""
@@ -47,6 +64,7 @@ def model_status(ctx: BatchContext, node: BatchNode, settings: BatchSettings) ->
         "pending": max(int(counts["unsent"]) - in_flight, 0),
         "in_flight": in_flight,
         "in_flight_jobs": len(in_flight_jobs),
+        "stopped_jobs": len(jobs) - len(in_flight_jobs),
         "answered": int(counts["answered"]),
         "failed": int(counts["failed"]),
         "given_up": int(counts["given_up"]),
@@ -80,12 +98,20 @@ def failed_rows(ctx: BatchContext, node: BatchNode, settings: BatchSettings, gro
 def format_status(status: dict[str, Any]) -> list[str]:
     name = status["model"]
     if status.get("missing"):
-        return [f"{name}: not built yet (run dbt first)"]
+        return [
+            f"{name}: not built yet ({status['requests_table']} does not exist): build it with "
+            f"`dbt run --select {name}`"
+        ]
     lines = [
         f"{name}: {status['pending']} pending (not sent yet), {status['in_flight']} in flight in "
         f"{status['in_flight_jobs']} job(s), {status['answered']} answered, {status['failed']} failed (retried next "
-        f"run), {status['given_up']} given up after max_attempts"
+        f"run), {status['given_up']} given up after max_attempts (requests)"
     ]
+    if status.get("stopped_jobs"):
+        lines.append(
+            f"  {status['stopped_jobs']} job(s) cancelled, failed or expired and not collected yet: their requests "
+            "count as pending and are sent again by the next run"
+        )
     if status["given_up"]:
         share = status["given_up"] / max(status.get("requests") or 0, 1)
         lines.append(
