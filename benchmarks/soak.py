@@ -781,7 +781,6 @@ def soak(info: StackInfo, root: Path, plan: Plan, ns: argparse.Namespace) -> dic
             "api_error_after_commit": True,
             "queue_delay_seconds": 0.5,
             "per_row_latency_seconds": 0.05,
-            "list_lag_seconds": LIST_LAG_SECONDS,
         }
         set_emulator_config(info.vertex_endpoint, faults)
         lease_rule = {"method": "POST", "path": "/tables$", "body_contains": "gemini_batch_lease_",
@@ -801,6 +800,9 @@ def soak(info: StackInfo, root: Path, plan: Plan, ns: argparse.Namespace) -> dic
             pair.append(ahead.start("concurrent-2-clock-ahead", "run", "--vars", vars_arg(rows)))
             for proc, record, t0 in pair:
                 cli.finish(proc, record, t0)
+            # From now on a new job shows in the list only LIST_LAG_SECONDS after its creation (not before: the chaos
+            # thread finds the job it cancels by listing, and a short job would have ended by then).
+            set_emulator_config(info.vertex_endpoint, {"list_lag_seconds": LIST_LAG_SECONDS})
             # One failed job: a run of the first model alone with new rows, its first chunk failing. The emulator
             # reads its settings when a job is created, so fail_jobs is set before the run and cleared after it.
             rows += plan.add_rows
