@@ -44,6 +44,17 @@
         where _gemini_batch_problem is not null
         limit {{ sample_size }}
     {%- endset -%}
+    {#- Nothing to send, nothing to check: a count that reads the hash columns only (on-demand BigQuery bills every
+        column a query names, so the check itself, which reads every column of the candidates, runs only when some
+        row would be sent). -#}
+    {%- set count_candidates -%}
+        select count(*)
+        from {{ staged_table }} as staged
+        where {{ gemini_batch._not_answered('staged', responses_relation) }}
+    {%- endset -%}
+    {%- if responses_relation is not none and run_query(count_candidates).rows[0][0] == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
     {%- set result = run_query(query) -%}
     {%- if result.rows | length > 0 -%}
         {%- set lines = [] -%}

@@ -24,8 +24,16 @@
         )
     {%- endset -%}
     {#- Usually nothing is left to judge: a count (a query) instead of a MERGE (a DML job that rewrites the table on
-        bqemulator and scans it on BigQuery) when so. -#}
-    {%- if execute and run_query('select count(*) from ' ~ unjudged).rows[0][0] == 0 -%}
+        bqemulator and scans it on BigQuery) when so. The count names its columns: on-demand BigQuery bills the
+        status, judged_at, updated_at and request_hash columns, never the answers. -#}
+    {%- set count_unjudged -%}
+        select count(*)
+        from {{ responses_relation }}
+        where status = ''
+            and (judged_at is null or judged_at != updated_at)
+            and request_hash in (select request_hash from {{ requests_relation }})
+    {%- endset -%}
+    {%- if execute and run_query(count_unjudged).rows[0][0] == 0 -%}
         {{ return(none) }}
     {%- endif -%}
     {%- call statement('gemini_batch_mark_unusable') -%}
