@@ -97,7 +97,9 @@ def test_four_jobs_running_at_once_answer_every_request_exactly_once(
 def test_six_independent_batch_models_with_one_thread_overlap_their_jobs(
     demo: DemoProject, emulator: str, job_client: aiplatform_v1.JobServiceClient, local_stack: StackInfo
 ) -> None:
-    set_emulator_config(emulator, {"queue_delay_seconds": 4.0})
+    # Long enough that a job is still queued when the next model is built, even on a loaded machine (with 4 s, a
+    # model built in more than 4 s let each job end before the next one was created, and the overlap check failed)
+    set_emulator_config(emulator, {"queue_delay_seconds": 15.0})
     for i in range(6):
         demo.add_model(
             f"demo/batch/par_{i}.sql",
