@@ -175,6 +175,8 @@ def vertex_figures(calls: list[Call]) -> tuple[dict[str, int], list[str], float 
     created: list[str] = []
     finished_seen = None
     for c in calls:
+        if c.method == "GET" and c.path.split("?", 1)[0] in ("", "/"):
+            continue  # the local stack's reachability probe (reachability.py): no call of the kind on Google's Vertex
         kind = vertex_kind(c)
         kinds[kind] = kinds.get(kind, 0) + 1
         if kind == "create" and c.status == 200 and "vertex_job" in c.fields:

@@ -7,12 +7,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.cloud import aiplatform_v1, bigquery, storage
 
 from gemini_batch.local.clients import local_bigquery_client, local_job_client, local_storage_client
 from gemini_batch.local.stack import LocalStack, StackConfig, StackInfo
+from tests.integration.demo_project import get_emulator_config, set_bigquery_faults, set_emulator_config
 
 LOCATION = "us-central1"
 
@@ -27,6 +29,28 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]
     finally:
         stopped = stack.down()
         assert set(stopped) == {"bigquery", "vertex", "storage"}, f"a local service had died before teardown: {stopped}"
+
+
+@pytest.fixture(scope="session")
+def stack_defaults(local_stack: StackInfo) -> dict[str, Any]:
+    """The Vertex emulator's config as the stack started it, before any test switched a fault or a timing on."""
+    return get_emulator_config(local_stack.vertex_endpoint)
+
+
+@pytest.fixture(autouse=True)
+def faults_never_outlive_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test on the local stack, its emulator config and local BigQuery fault rules go back to how the
+    stack started. The two workers each run many tests on one stack: a key a test set and its own fixture did not
+    reset (a drop rate, a list lag, a run delay) otherwise changed what every later test on that worker saw, which
+    made tests fail in CI's order and pass alone."""
+    if "local_stack" not in request.fixturenames:
+        yield
+        return
+    stack: StackInfo = request.getfixturevalue("local_stack")
+    defaults: dict[str, Any] = request.getfixturevalue("stack_defaults")
+    yield
+    set_emulator_config(stack.vertex_endpoint, defaults)
+    set_bigquery_faults(stack.bigquery_endpoint, [])
 
 
 @pytest.fixture(scope="session")

@@ -252,7 +252,7 @@ def scheduler_command(ns: argparse.Namespace) -> int:
                 flights.poll_once(time.monotonic())  # merge what has ended; leave the rest running
                 flights.leave_running("still running")
             else:
-                runner.leave(flights, why="submitted, not waited for (`submit --wait` waits)")
+                runner.leave(flights, why="not waited for (`submit --wait` waits)")
         except Interrupted as exc:
             progress.say(str(exc))
             return EXIT_INTERRUPTED

@@ -154,6 +154,13 @@ class DemoProject:
         )
 
 
+def get_emulator_config(vertex_endpoint: str) -> dict[str, Any]:
+    """The running Vertex emulator's whole config."""
+    with urllib.request.urlopen(f"{vertex_endpoint}/emulator/config", timeout=10) as resp:  # noqa: S310 - loopback
+        result: dict[str, Any] = json.loads(resp.read())
+    return result
+
+
 def set_emulator_config(vertex_endpoint: str, patch: dict[str, Any]) -> dict[str, Any]:
     """Merge-update the running Vertex emulator's config (fault injection, timings); returns the new config."""
     req = urllib.request.Request(  # noqa: S310 - the loopback emulator

@@ -20,7 +20,7 @@ def test_a_run_that_collects_an_earlier_runs_job_reports_it_once_with_its_cost(
     try:
         demo.dbt("run", "--select", "+review_insights")
         submitted = demo.gb("submit", "--select", "review_insights")
-        assert "--no-wait" not in submitted.output and "submitted, not waited for" in submitted.output
+        assert "--no-wait" not in submitted.output and "not waited for (`submit --wait` waits)" in submitted.output
     finally:
         set_emulator_config(local_stack.vertex_endpoint, {"queue_delay_seconds": 0.2})
     later = demo.gb("run", "--select", "+review_insights")

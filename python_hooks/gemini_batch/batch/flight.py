@@ -176,13 +176,21 @@ class Flights:
                 flight.planned = False
                 return
             if needs_plan:
-                adopted = submit_step.adopt_unknown_jobs(self.ctx, flight.node, flight.settings, held)
-                flight.in_flight.extend(adopted)
-                if adopted:
-                    return  # planned once they are merged
-            if needs_plan:
                 flight.planned = True
                 flight.plan = submit_step.plan_chunks(self.ctx, flight.node, flight.settings, flight.outcome)
+                # Vertex is listed for jobs the ledger does not know only when something is to be sent: an unchanged
+                # run makes no Vertex call. (A job unknown to the ledger whose requests were all answered since by
+                # another job is left to `clean`, which drops the tables no ledger row names.)
+                adopted = (
+                    submit_step.adopt_unknown_jobs(self.ctx, flight.node, flight.settings, held) if flight.plan else []
+                )
+                if adopted:
+                    assert flight.plan is not None
+                    self.ctx.bq.delete_table(flight.plan.pending_table, not_found_ok=True)
+                    flight.in_flight.extend(adopted)
+                    flight.plan = None
+                    flight.planned = False
+                    return  # planned again once they are merged: their requests are not sent twice
             while flight.plan and flight.plan.queued and self._room(flight):
                 entry = submit_step.submit_chunk(
                     self.ctx, flight.node, flight.settings, flight.plan, flight.outcome, held
