@@ -59,3 +59,34 @@ def test_ledger_columns_match_the_dbt_ddl() -> None:
     assert [(name, kind.upper()) for name, kind in declared] == list(COLUMNS.items())
     # every ledger column the hook writes is a field of LedgerEntry
     assert set(COLUMNS) == set(LedgerEntry.__dataclass_fields__)
+
+
+def test_a_cloud_storage_job_of_another_dataset_with_the_same_model_name_is_not_this_caches() -> None:
+    """Two targets (dev, prod datasets) of one project share the model's label and often the gcs_prefix; the input
+    files of a Cloud Storage job name only the table, so its input label decides whose job it is."""
+    from google.cloud import aiplatform_v1
+
+    from gemini_batch.batch.submit import INPUT_LABEL, input_label, job_input_table
+    from gemini_batch.dbt_project import BatchNode
+
+    dev = BatchNode("model.shop.review_insights", "review_insights", "p", "dev", "review_insights")
+    name = "review_insights__batch_20261207161735_e88dcd_000"
+
+    def gcs_job(dataset: str) -> aiplatform_v1.BatchPredictionJob:
+        job = aiplatform_v1.BatchPredictionJob(
+            input_config={"gcs_source": {"uris": [f"gs://b/runs/{name}/input/part-000.jsonl"]}},
+            labels={INPUT_LABEL: input_label(f"p.{dataset}.{name}"), "dbt_node": "review_insights"},
+        )
+        return job
+
+    assert job_input_table(dev, gcs_job("dev")) == f"p.dev.{name}"
+    assert job_input_table(dev, gcs_job("prod")) is None
+    unlabelled = gcs_job("dev")
+    del unlabelled.labels[INPUT_LABEL]
+    assert job_input_table(dev, unlabelled) is None
+    bigquery_job = aiplatform_v1.BatchPredictionJob(
+        input_config={"bigquery_source": {"input_uri": f"bq://p.prod.{name}"}}
+    )
+    assert job_input_table(dev, bigquery_job) is None
+    bigquery_job.input_config.bigquery_source.input_uri = f"bq://p.dev.{name}"
+    assert job_input_table(dev, bigquery_job) == f"p.dev.{name}"

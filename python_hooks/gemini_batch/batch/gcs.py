@@ -121,8 +121,14 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 def objects(ctx: BatchContext, prefix_uri: str) -> list[storage.Blob]:
+    """The objects under a gs:// prefix; none when its bucket no longer exists (deleted by hand or by a project's
+    cleanup after the job ran): the job's answers are then gone, and collect counts its requests as missing (still
+    pending) instead of stopping with a traceback."""
     bucket, name = split_uri(prefix_uri)
-    return list(ctx.storage().list_blobs(bucket, prefix=name, timeout=BQ_REQUEST_SECONDS))
+    try:
+        return list(ctx.storage().list_blobs(bucket, prefix=name, timeout=BQ_REQUEST_SECONDS))
+    except gexc.NotFound:
+        return []
 
 
 def load_output(ctx: BatchContext, node: BatchNode, job: aiplatform_v1.BatchPredictionJob, table: str) -> bool:

@@ -461,13 +461,20 @@ ADOPT_DAYS = INPUT_TABLE_DAYS  # a job older than its input table's lifetime can
 
 
 def job_input_table(node: BatchNode, job: aiplatform_v1.BatchPredictionJob) -> str | None:
-    """The input table (project.dataset.table) of a job this package created for the node's answer cache, or None."""
+    """The input table (project.dataset.table) of a job this package created for the node's answer cache, or None.
+
+    Other targets' caches share the node's label (dbt_node) and often the gcs_prefix: a dev and a prod dataset, or
+    two copies of one project. A Cloud Storage job's input files name only the table, never its dataset, so its
+    input label (a digest of the full table id, set at create) must match too: otherwise one target would adopt,
+    merge and drop another target's job."""
     uri = job.input_config.bigquery_source.input_uri
     if uri:
         table = table_id(uri)
     else:  # transport gcs: <gcs_prefix>/<input table name>/input/...
         names = [u.rstrip("/").split("/")[-3] for u in job.input_config.gcs_source.uris if u.count("/") >= 4]
         table = f"{node.dataset}.{names[0]}" if names else ""
+        if job.labels.get(INPUT_LABEL) != input_label(table):
+            return None
     return table if table.startswith(f"{node.dataset}.{node.alias}__batch_") else None
 
 
