@@ -27,7 +27,7 @@ from gemini_batch.friendly_errors import one_sentence
 from gemini_batch.progress import Progress
 
 if TYPE_CHECKING:
-    from gemini_batch.dbt_project import BatchNode
+    from gemini_batch.dbt_project import BatchNode, DbtFlags
     from gemini_batch.ledger import LedgerEntry
     from gemini_batch.session import Session
     from gemini_batch.settings import BatchSettings
@@ -182,24 +182,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     return scheduler_command(ns)
 
 
+def _open_selection(ns: argparse.Namespace, progress: Progress) -> tuple[DbtFlags, Session, list[BatchNode]] | None:
+    """(dbt flags, session, selected gemini_batch models) of a command; None, having said so, when none is selected."""
+    from gemini_batch.dbt_project import DbtFlags, select_nodes
+    from gemini_batch.session import Session
+
+    flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
+    session = Session.open(flags, progress=progress)
+    nodes = select_nodes(flags, session.manifest, ns.select)
+    if not nodes:
+        progress.say(_nothing_selected(ns.select))
+        return None
+    return flags, session, nodes
+
+
 def scheduler_command(ns: argparse.Namespace) -> int:
     """submit | status | collect | cancel, from target/manifest.json and the ledger."""
     from gemini_batch.batch import BatchError, NodeOutcome
     from gemini_batch.batch.flight import Interrupted, ModelFlight
-    from gemini_batch.dbt_project import DbtFlags, ProjectError, failed_nodes, select_nodes
+    from gemini_batch.dbt_project import ProjectError, failed_nodes
     from gemini_batch.ledger import LedgerError
     from gemini_batch.runner import summarize
-    from gemini_batch.session import Session
     from gemini_batch.settings import SettingsError
 
     progress = Progress()
     try:
-        flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
-        session = Session.open(flags, progress=progress)
-        nodes = select_nodes(flags, session.manifest, ns.select)
-        if not nodes:
-            progress.say(_nothing_selected(ns.select))
+        opened = _open_selection(ns, progress)
+        if opened is None:
             return EXIT_OK
+        flags, session, nodes = opened
         runner = session.runner
         settings, problems = session.checked_settings(nodes)  # every model's configuration problems at once
         if ns.command == "status":
@@ -275,19 +286,16 @@ def scheduler_command(ns: argparse.Namespace) -> int:
 
 def doctor_command(ns: argparse.Namespace) -> int:
     """`doctor`: every check of gemini_batch.doctor for the selected models; exit 1 when one fails."""
-    from gemini_batch.dbt_project import DbtFlags, ProjectError, select_nodes
+    from gemini_batch.dbt_project import ProjectError
     from gemini_batch.doctor import Doctor, report, resource_manager_client
-    from gemini_batch.session import Session
     from gemini_batch.settings import SettingsError
 
     progress = Progress()
     try:
-        flags = DbtFlags.from_args(_flags_as_dbt_args(ns))
-        session = Session.open(flags, progress=progress)
-        nodes = select_nodes(flags, session.manifest, ns.select)
-        if not nodes:
-            progress.say(_nothing_selected(ns.select))
+        opened = _open_selection(ns, progress)
+        if opened is None:
             return EXIT_OK
+        flags, session, nodes = opened
         doctor = Doctor(session.runner.ctx, session.credentials, session.settings,
                         resource_manager_client(session.credentials))  # fmt: skip
         text, healthy = report(doctor.run(nodes))
