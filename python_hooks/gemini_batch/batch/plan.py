@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.settings import BatchSettings
@@ -29,11 +31,29 @@ def pending_from(node: BatchNode) -> str:
         where requests.request_hash is not null and {PENDING_CONDITION}"""
 
 
-def pending_counts(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> tuple[int, int]:
-    """(pending request hashes, hashes given up after max_attempts failures)."""
+@dataclass(frozen=True)
+class RequestCounts:
+    """One read of a model's request hashes against its answer cache."""
+
+    rows: int  # rows of m__requests
+    hashes: int  # distinct request_hash: identical rows are one request
+    pending: int
+    exhausted: int  # given up after max_attempts failures
+
+
+# The counts made in this process, by (invocation, requests table, answer cache): the end-of-run summary reuses the
+# plan's when the run has since sent and merged nothing for the model, so an unchanged run reads the hashes once.
+_counted: dict[tuple[str, str, str], RequestCounts] = {}
+
+
+def count_requests(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> RequestCounts:
+    """Rows, request hashes, pending hashes and hashes given up, in one statement (it reads only the hash, status and
+    attempts columns). m__responses holds one row per hash, so the join keeps m__requests' rows."""
     rows = ctx.sql(
         f"""
         select
+            count(*) as n,
+            count(distinct requests.request_hash) as hashes,
             count(distinct if({PENDING_CONDITION}, requests.request_hash, null)) as pending,
             count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as exhausted
         from `{node.requests_table}` as requests
@@ -43,4 +63,23 @@ def pending_counts(ctx: BatchContext, node: BatchNode, settings: BatchSettings) 
         node=node.unique_id,
         max_attempts=settings.max_attempts,
     )
-    return int(rows[0]["pending"]), int(rows[0]["exhausted"])
+    counts = RequestCounts(
+        rows=int(rows[0]["n"]),
+        hashes=int(rows[0]["hashes"]),
+        pending=int(rows[0]["pending"]),
+        exhausted=int(rows[0]["exhausted"]),
+    )
+    _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = counts
+    return counts
+
+
+def pending_counts(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> tuple[int, int]:
+    """(pending request hashes, hashes given up after max_attempts failures)."""
+    counts = count_requests(ctx, node, settings)
+    return counts.pending, counts.exhausted
+
+
+def counted_in_this_run(ctx: BatchContext, node: BatchNode) -> RequestCounts | None:
+    """The last count_requests of the model in this invocation, or None. Still true only while nothing was sent or
+    merged for the model since: the caller checks that."""
+    return _counted.get((ctx.invocation_id, node.requests_table, node.responses_table))

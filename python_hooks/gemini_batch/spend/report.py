@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gemini_batch.batch.context import BatchContext
-from gemini_batch.batch.plan import pending_counts
+from gemini_batch.batch.plan import count_requests, counted_in_this_run
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.prices import estimate_cost, normalize_model, price_for
 from gemini_batch.settings import BatchSettings
@@ -80,16 +80,22 @@ def model_row(
         collected=",".join(collected or []),  # table ids hold no comma
     )[0]
     row: dict[str, Any] = {"model": node.name, "gemini_model": settings.gemini_model}
-    sizes = ctx.sql(
-        f"select count(*) as n, count(distinct request_hash) as hashes from `{node.requests_table}`",
-        node=node.unique_id,
-    )[0]
-    row["requests"] = int(sizes["n"])
     for key in ("jobs", "sent", "answered", "failed", "tokens_in", "tokens_out", "tokens_thinking", "tokens_cached"):
         row[key] = int(jobs[key])
-    pending, row["given_up"] = (
-        pending_counts(ctx, node, settings) if ctx.table_exists(node.responses_table) else (None, 0)
-    )
+    # The plan's count stands when this run submitted and merged no job for the model since (nor a cascade's second
+    # tier, which writes to the same cache): an unchanged run reads the cache's hashes once, not twice.
+    counts = counted_in_this_run(ctx, node) if not row["jobs"] and not settings.escalate_to else None
+    if counts is None and ctx.table_exists(node.responses_table):
+        counts = count_requests(ctx, node, settings)
+    pending: int | None
+    if counts is not None:
+        row["requests"], hashes, pending, row["given_up"] = counts.rows, counts.hashes, counts.pending, counts.exhausted
+    else:  # no answer cache yet
+        sizes = ctx.sql(
+            f"select count(*) as n, count(distinct request_hash) as hashes from `{node.requests_table}`",
+            node=node.unique_id,
+        )[0]
+        row["requests"], hashes, pending, row["given_up"] = int(sizes["n"]), int(sizes["hashes"]), None, 0
     # still to send after this run (never answered, left by a FAILED job, or failed with attempts left): plan's rule
     row["pending"] = pending
     plan = _plans.get((ctx.invocation_id, node.name))
@@ -97,7 +103,7 @@ def model_row(
         row["cached"] = plan.answered
     elif pending == 0 and not row["jobs"]:
         # nothing to send, so no plan was made: every distinct request came from the cache, save the given up
-        row["cached"] = int(sizes["hashes"]) - row["given_up"]
+        row["cached"] = hashes - row["given_up"]
     else:
         row["cached"] = None
     row["retried"] = plan.retries_due if plan and row["sent"] else 0
