@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from google.cloud import bigquery
+
+from gemini_batch.dbt_project import BatchNode, DbtFlags
+from gemini_batch.session import Session
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -186,3 +190,34 @@ def set_bigquery_faults(bigquery_endpoint: str, rules: list[dict[str, Any]] | No
     with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - the loopback local BigQuery
         held: list[dict[str, Any]] = json.loads(resp.read())["rules"]
     return held
+
+
+class RecordingSession:
+    """Keeps the body of every REST call the real BigQuery client sends (bqemulator stores no job labels, priority or
+    table expiration, so the request is where they can be seen)."""
+
+    def __init__(self, http: Any) -> None:
+        self.http = http
+        self.bodies: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, data: Any = None, **kwargs: Any) -> Any:
+        if data:
+            self.bodies.append(json.loads(data))
+        return self.http.request(method, url, data=data, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.http, name)
+
+
+def recording_session(
+    demo: DemoProject, monkeypatch: pytest.MonkeyPatch, model: str = "review_insights"
+) -> tuple[Session, RecordingSession, BatchNode]:
+    """A hook session on the demo's target (a new invocation id) whose BigQuery client records every request body,
+    and the demo's batch model `model`."""
+    monkeypatch.setenv("GEMINI_BATCH_DATASET", demo.dataset)  # the profile's dataset, as in demo.env
+    flags = DbtFlags.from_args(["--project-dir", str(demo.root), "--profiles-dir", str(demo.root)])
+    session = Session.open(flags, invocation_id="inv-" + uuid.uuid4().hex[:8])
+    recorder = RecordingSession(session.runner.bq._http)
+    session.runner.bq._http_internal = recorder  # google.cloud.client.Client keeps its session there
+    node = next(n for n in session.manifest.nodes.values() if n.name == model)
+    return session, recorder, node

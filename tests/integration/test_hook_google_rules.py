@@ -5,10 +5,8 @@ create, models, job tables, the BigQuery jobs' settings, and a stopped stack.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +14,8 @@ from typing import Any
 import pytest
 from google.cloud import aiplatform_v1, bigquery
 
-from gemini_batch.dbt_project import DbtFlags
 from gemini_batch.local.stack import StackInfo, free_port
-from gemini_batch.session import Session
-from tests.integration.demo_project import REPO, DemoProject, set_emulator_config
+from tests.integration.demo_project import REPO, DemoProject, recording_session, set_emulator_config
 from tests.integration.test_pipeline import BASELINE_FAULTS
 
 pytestmark = pytest.mark.integration
@@ -186,23 +182,6 @@ def test_models_vertex_cannot_serve_here_are_refused_and_leave_no_tables(demo: D
     assert demo.scalar("select countif(status is null or status != '') from `{ds}.api_style_name`") == 0
 
 
-class RecordingSession:
-    """Keeps the body of every REST call the real BigQuery client sends (bqemulator stores no job labels, priority or
-    table expiration, so the request is where they can be seen)."""
-
-    def __init__(self, http: Any) -> None:
-        self.http = http
-        self.bodies: list[dict[str, Any]] = []
-
-    def request(self, method: str, url: str, data: Any = None, **kwargs: Any) -> Any:
-        if data:
-            self.bodies.append(json.loads(data))
-        return self.http.request(method, url, data=data, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.http, name)
-
-
 def test_hook_queries_carry_the_profile_guards_labels_and_job_tables_expire(
     demo: DemoProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,12 +195,7 @@ def test_hook_queries_carry_the_profile_guards_labels_and_job_tables_expire(
         )
     )
     demo.dbt("run", "--select", "+review_insights")
-    monkeypatch.setenv("GEMINI_BATCH_DATASET", demo.dataset)  # the profile's dataset, as in demo.env
-    flags = DbtFlags.from_args(["--project-dir", str(demo.root), "--profiles-dir", str(demo.root)])
-    session = Session.open(flags, invocation_id="inv-" + uuid.uuid4().hex[:8])
-    recorder = RecordingSession(session.runner.bq._http)
-    session.runner.bq._http_internal = recorder  # google.cloud.client.Client keeps its session there
-    node = next(n for n in session.manifest.nodes.values() if n.name == "review_insights")
+    session, recorder, node = recording_session(demo, monkeypatch)
     outcome = session.runner.process(node, session.settings(node), wait=True)
     assert outcome.ok and outcome.succeeded > 0
 

@@ -4,16 +4,12 @@ cost), in agreement with target/gemini_batch_results.json and the usage model; `
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
-from gemini_batch.dbt_project import DbtFlags
 from gemini_batch.local.stack import StackInfo
-from gemini_batch.session import Session
 from gemini_batch.spend.report import report_run
-from tests.integration.demo_project import DemoProject, set_emulator_config
-from tests.integration.test_hook_google_rules import RecordingSession
+from tests.integration.demo_project import DemoProject, recording_session, set_emulator_config
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +43,7 @@ def test_an_unchanged_run_counts_the_cache_once_for_its_plan_and_its_summary(
     """The plan's count of rows, hashes, pending and given up is the summary's too when the run sent and merged
     nothing: at 10M answers each such count reads ~1.3 GiB of hash columns (benchmarks/bill_model.py)."""
     demo.gb("run", "--select", "+review_insights")
-    monkeypatch.setenv("GEMINI_BATCH_DATASET", demo.dataset)  # the profile's dataset, as in demo.env
-    flags = DbtFlags.from_args(["--project-dir", str(demo.root), "--profiles-dir", str(demo.root)])
-    session = Session.open(flags, invocation_id="inv-" + uuid.uuid4().hex[:8])
-    recorder = RecordingSession(session.runner.bq._http)
-    session.runner.bq._http_internal = recorder  # google.cloud.client.Client keeps its session there
-    node = next(n for n in session.manifest.nodes.values() if n.name == "review_insights")
+    session, recorder, node = recording_session(demo, monkeypatch)
     outcome = session.runner.process(node, session.settings(node), wait=True)
     assert outcome.ok and not outcome.jobs
     (row,) = report_run(session, [node.name])
