@@ -22,11 +22,12 @@ FAULTS_PATH = "/_local/faults"
 
 
 LOST = "Error encountered during execution. Retrying may solve the problem (injected: response lost)."
-STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 409: "ALREADY_EXISTS", 500: "INTERNAL",
-                503: "UNAVAILABLE"}  # fmt: skip
+STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
+                412: "FAILED_PRECONDITION", 500: "INTERNAL", 503: "UNAVAILABLE"}  # fmt: skip
 
 
 def error_body(status: int = 503, reason: str = "backendError", message: str = LOST) -> bytes:
+    """BigQuery's JSON error body (the local BigQuery's patches answer with it too)."""
     return json.dumps(
         {
             "error": {

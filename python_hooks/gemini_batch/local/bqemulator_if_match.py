@@ -12,9 +12,10 @@ the check and the write are one step for every other client. bqemulator's etag h
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from gemini_batch.local.bigquery_faults import error_body, respond
 
 # /bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}
 TABLE_PATH = re.compile(r"^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$")
@@ -23,16 +24,7 @@ GUARDED_METHODS = frozenset({"PATCH", "PUT"})
 
 def precondition_failed() -> bytes:
     # BigQuery's error body for a stale If-Match (reason conditionNotMet, HTTP 412)
-    return json.dumps(
-        {
-            "error": {
-                "code": 412,
-                "message": "Precondition check failed.",
-                "errors": [{"message": "Precondition check failed.", "domain": "global", "reason": "conditionNotMet"}],
-                "status": "FAILED_PRECONDITION",
-            }
-        }
-    ).encode()
+    return error_body(412, "conditionNotMet", "Precondition check failed.")
 
 
 class IfMatchASGI:
@@ -49,16 +41,7 @@ class IfMatchASGI:
         wanted = headers.get("if-match")
         table = self.context.catalog.get_table(*match.groups())
         if wanted and wanted != "*" and table is not None and wanted.strip() != table.etag:
-            body = precondition_failed()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 412,
-                    "headers": [(b"content-type", b"application/json; charset=UTF-8"),
-                                (b"content-length", str(len(body)).encode())],
-                }
-            )  # fmt: skip
-            await send({"type": "http.response.body", "body": body})
+            await respond(send, 412, precondition_failed())
             return
         await self.app(scope, receive, send)
 

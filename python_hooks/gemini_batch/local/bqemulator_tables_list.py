@@ -9,9 +9,10 @@ and failed with "Schema ... does not exist". This wrapper answers 404 before bqe
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
+
+from gemini_batch.local.bigquery_faults import error_body, respond
 
 # /bigquery/v2/projects/{project}/datasets/{dataset}/tables
 TABLES_PATH = re.compile(r"^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables/?$")
@@ -19,17 +20,7 @@ TABLES_PATH = re.compile(r"^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/table
 
 def dataset_not_found(project: str, dataset: str) -> bytes:
     # BigQuery's error body for a missing dataset (reason notFound, HTTP 404)
-    message = f"Not found: Dataset {project}:{dataset}"
-    return json.dumps(
-        {
-            "error": {
-                "code": 404,
-                "message": message,
-                "errors": [{"message": message, "domain": "global", "reason": "notFound"}],
-                "status": "NOT_FOUND",
-            }
-        }
-    ).encode()
+    return error_body(404, "notFound", f"Not found: Dataset {project}:{dataset}")
 
 
 class TablesListASGI:
@@ -42,16 +33,7 @@ class TablesListASGI:
         if match is None or scope.get("method") != "GET" or self.context.catalog.get_dataset(*match.groups()):
             await self.app(scope, receive, send)
             return
-        body = dataset_not_found(*match.groups())
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 404,
-                "headers": [(b"content-type", b"application/json; charset=UTF-8"),
-                            (b"content-length", str(len(body)).encode())],
-            }
-        )  # fmt: skip
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, 404, dataset_not_found(*match.groups()))
 
 
 def install() -> None:
