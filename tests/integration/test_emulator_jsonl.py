@@ -13,6 +13,7 @@ import requests
 from google.cloud import aiplatform_v1, storage
 
 from gemini_batch.local.stack import StackInfo
+from tests.integration.demo_project import set_emulator_config
 
 pytestmark = pytest.mark.integration
 LOCATION = "us-central1"
@@ -131,13 +132,9 @@ def test_input_file_over_the_size_limit_fails_the_job(
     content = "\n".join(_line(f"row {i}") for i in range(20)) + "\n"
     bucket.blob("big.jsonl").upload_from_string(content)
     limit = len(content.encode()) - 1
-    config_url = f"{local_stack.vertex_endpoint}/emulator/config"
-    before = requests.get(config_url, timeout=10).json()["max_input_file_bytes"]
-    requests.post(config_url, json={"max_input_file_bytes": limit}, timeout=10).raise_for_status()
-    try:
-        job = _run(job_client, local_stack.project, [f"gs://{bucket.name}/big.jsonl"], f"gs://{bucket.name}/out")
-    finally:
-        requests.post(config_url, json={"max_input_file_bytes": before}, timeout=10).raise_for_status()
+    # put back after the test by tests/conftest.py (faults_never_outlive_their_test)
+    set_emulator_config(local_stack.vertex_endpoint, {"max_input_file_bytes": limit})
+    job = _run(job_client, local_stack.project, [f"gs://{bucket.name}/big.jsonl"], f"gs://{bucket.name}/out")
     assert job.state.name == "JOB_STATE_FAILED"
     assert f"at most {limit} bytes" in job.error.message
 
@@ -150,13 +147,9 @@ def test_input_files_over_the_size_limit_together_fail_the_job(
     for name in ("in/part-1.jsonl", "in/part-2.jsonl"):
         bucket.blob(name).upload_from_string(content)
     limit = 2 * len(content.encode()) - 1
-    config_url = f"{local_stack.vertex_endpoint}/emulator/config"
-    before = requests.get(config_url, timeout=10).json()["max_input_file_bytes"]
-    requests.post(config_url, json={"max_input_file_bytes": limit}, timeout=10).raise_for_status()
-    try:
-        job = _run(job_client, local_stack.project, [f"gs://{bucket.name}/in/*.jsonl"], f"gs://{bucket.name}/out")
-    finally:
-        requests.post(config_url, json={"max_input_file_bytes": before}, timeout=10).raise_for_status()
+    # put back after the test by tests/conftest.py (faults_never_outlive_their_test)
+    set_emulator_config(local_stack.vertex_endpoint, {"max_input_file_bytes": limit})
+    job = _run(job_client, local_stack.project, [f"gs://{bucket.name}/in/*.jsonl"], f"gs://{bucket.name}/out")
     assert job.state.name == "JOB_STATE_FAILED"
     assert f"2 input files add up to {limit + 1} bytes" in job.error.message
     assert f"at most {limit} bytes of Cloud Storage input" in job.error.message
