@@ -76,6 +76,11 @@ UNCHANGED_TARGET = 2 * GB
 # Columns of a view computed from others: m__collected_judged's output_state parses the answer (_answer_state).
 VIEW_COLUMNS = {("judged", "output_state"): {"request", "response", "status"}}
 JOB_KINDS = {"input", "output", "collected", "judged"}
+# sizes[FIXED][kind][column]: the bytes of a column whose non-NULL values do not grow with the rows (NULL is 0 bytes,
+# cloud.google.com/bigquery/docs/reference/standard-sql/data-types#data_type_sizes): m__requests'
+# gemini_batch_response_schema holds a schema on one row per schema and hash prefix (256 per schema) only.
+FIXED = "fixed_bytes"
+SPARSE_SCHEMA = "gemini_batch_response_schema"
 # Tables of the model (alias MODEL) by name, longest pattern first.
 KINDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"{MODEL}__gemini_batch_view_\w+"), "source"),
@@ -180,9 +185,10 @@ class Priced:
             for column in list(columns):  # a view's derived column reads the columns it is computed from
                 columns |= VIEW_COLUMNS.get((kind, column), set())
             if table == self.target:
-                columns |= set(sizes.get(kind, {}))
-            per_row = sum(sizes.get(kind, {}).get(c, 8.0) for c in columns)
-            total += max(MIN_BYTES_PER_TABLE, rows * per_row)
+                columns |= set(sizes.get(kind, {})) | set(sizes.get(FIXED, {}).get(kind, {}))
+            fixed = sizes.get(FIXED, {}).get(kind, {})
+            per_row = sum(sizes.get(kind, {}).get(c, 8.0) for c in columns if c not in fixed)
+            total += max(MIN_BYTES_PER_TABLE, rows * per_row + sum(fixed[c] for c in columns if c in fixed))
         return total * (scale.jobs if self.per_job else 1)
 
     def bills_whole_cache(self, sizes: dict[str, dict[str, float]]) -> bool:
@@ -300,6 +306,10 @@ def measure(client: bigquery.Client, dataset: str) -> dict[str, dict[str, float]
         f"from `{dataset}.{MODEL}__responses`"
     )
     his = one(f"select avg(byte_length(row_key)) as row_key from `{dataset}.{MODEL}__answer_history`")
+    sparse = one(
+        f"select coalesce(sum(2 + byte_length({SPARSE_SCHEMA})), 0) as total from `{dataset}.{MODEL}__requests` "
+        f"where {SPARSE_SCHEMA} is not null"
+    )
     request, hash_, response = 2 + req["request"], 2 + req["request_hash"], res["response"]
     status, job_name = 2 + res["status"], 2 + res["job_name"]
     return {
@@ -322,6 +332,7 @@ def measure(client: bigquery.Client, dataset: str) -> dict[str, dict[str, float]
                    "processed_time": 8, "matches": 1, "output_state": 0},
         "model_view": {"id": 8, "request": request, "request_hash": hash_, "response": response, "status": status,
                        "processed_time": 8, "job_name": job_name, "attempts": 8, "updated_at": 8},
+        FIXED: {"requests": {SPARSE_SCHEMA: sparse["total"]}, "staging": {SPARSE_SCHEMA: sparse["total"]}},
     }  # fmt: skip
 
 
@@ -341,7 +352,8 @@ def report(runs: dict[str, list[Priced]], sizes: dict[str, dict[str, float]]) ->
     ok = True
     row_bytes = sum(sizes["requests"].values()) + sum(sizes["responses"].values())
     hash_bytes = sizes["requests"]["request_hash"] + sizes["responses"]["request_hash"]
-    print("\nbytes per row measured:", json.dumps({k: round(sum(v.values())) for k, v in sizes.items()}))
+    per_row = {k: round(sum(v.values())) for k, v in sizes.items() if k != FIXED}
+    print("\nbytes per row measured:", json.dumps(per_row), "; bytes whatever the rows:", json.dumps(sizes.get(FIXED)))
     for run, priced in runs.items():
         print(f"\n## {run}: {len(priced)} statements ({sum(p.free for p in priced)} free)")
         header = f"{'statement':<112} " + " ".join(f"{f'C={c:,}':>14}" for c in SCALES)
@@ -428,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def price_and_report(runs: dict[str, list[str]], sizes: dict[str, dict[str, float]], show_sql: bool) -> int:
-    columns_of = {kind: list(cols) for kind, cols in sizes.items()}
+    columns_of = {kind: list(cols) for kind, cols in sizes.items() if kind != FIXED}
+    for kind, fixed in sizes.get(FIXED, {}).items():
+        columns_of[kind] = columns_of.get(kind, []) + list(fixed)
     priced = {run: [analyse(sql, columns_of) for sql in sqls] for run, sqls in runs.items()}
     if show_sql:
         for run, sqls in runs.items():

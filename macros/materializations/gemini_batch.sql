@@ -69,6 +69,12 @@
         {%- if settings.incremental_requests and existing_requests is not none and not full_refresh -%}
             {%- do gemini_batch._add_requests(staging_table, requests_relation, key_columns) -%}
         {%- else -%}
+            {#- A copy over a table of other columns (the model's columns changed, or an m__requests of an older
+                release) is refused by the local BigQuery; m__requests is rebuilt whole anyway, so it goes first. -#}
+            {%- set staged_columns = adapter.get_columns_in_relation(staging_table) | map(attribute='name') | map('lower') | list -%}
+            {%- if existing_requests is not none and old_columns != staged_columns -%}
+                {%- do adapter.drop_relation(existing_requests) -%}
+            {%- endif -%}
             {%- do adapter.copy_table(staging_table, requests_relation, 'table') -%}
         {%- endif -%}
     {%- endif -%}

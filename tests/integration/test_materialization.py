@@ -93,17 +93,21 @@ def test_a_model_selecting_only_request_builds_with_its_sql_run_once(project: De
     _, log = run_logged(project, "run", "--select", "only_request")
 
     columns = [f.name for f in project.bq.get_table(project.table("only_request__requests")).schema]
-    assert columns == ["request", "request_hash"]
+    assert columns == ["request", "request_hash", "gemini_batch_response_schema"]
     view_columns = [f.name for f in project.bq.get_table(project.table("only_request")).schema]
     assert view_columns == ["request", "request_hash", *ANSWER_COLUMNS]
     reviews = project.scalar("select count(*) from `{ds}.stg_shop__reviews`")
     assert project.scalar("select count(*) from `{ds}.only_request`") == reviews
 
     # BigQuery rejects a star that EXCEPT empties; bqemulator does not, so the statement's shape is the proof.
-    ctas = re.findall(r"create table [^\n]*only_request__gemini_batch_table_\w+`.*?\n\s*from [^\n]*", log, re.S)
+    ctas = re.findall(
+        r"create table [^\n]*only_request__gemini_batch_table_\w+`.*?\n\s*from [^\n]*only_request__gemini_batch_view_",
+        log,
+        re.S,
+    )
     assert len(ctas) == 1, log[-3000:]
     assert "replace (staged.request as request)" in ctas[0]
-    assert "except" not in ctas[0].lower()
+    assert not re.search(r"except \(\s*request\b", ctas[0].lower())
     # The model's SQL lives in the staging view; exactly one statement reads that view (the CREATE TABLE AS).
     readers = re.findall(r"from [^\n]*only_request__gemini_batch_view_\w+`", log)
     assert len(readers) == 1, readers

@@ -6,12 +6,13 @@
     {{ return(model_relation.incorporate(path={'identifier': model_relation.identifier ~ '__answer_history'}, type='table')) }}
 {% endmacro %}
 
-{#- The key columns of a model: unique_key (a column or a list) or all its columns but request / request_hash.
+{#- The key columns of a model: unique_key (a column or a list) or all its columns but request, request_hash and
+    gemini_batch_response_schema (_not_key_columns).
     A unique_key column the model does not have stops the build, naming it. -#}
 {% macro _key_columns(requests_relation, unique_key) %}
     {%- set columns = adapter.get_columns_in_relation(requests_relation) | map(attribute='name') | list -%}
     {%- if unique_key is none -%}
-        {{ return(columns | reject('in', ['request', 'request_hash']) | list) }}
+        {{ return(columns | reject('in', gemini_batch._not_key_columns()) | list) }}
     {%- endif -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key | list -%}
     {%- set lowered = columns | map('lower') | list -%}

@@ -39,7 +39,7 @@
 
         select
             count(*) over () as _gemini_batch_bad_rows,
-            checked.* except (request)
+            checked.* except (request, {{ gemini_batch._response_schema_column() }})
         from checked
         where _gemini_batch_problem is not null
         limit {{ sample_size }}

@@ -92,7 +92,7 @@
     {% endif -%}
     gemini_batch_joined as (
         select
-            requests.*,
+            requests.* except ({{ gemini_batch._response_schema_column() }}),
             responses.response,
             responses.status,
             responses.processed_time,
@@ -150,23 +150,22 @@
 
 {#- The response schema all of a model's requests share (generationConfig.responseSchema, as request(response_schema=
     ...) writes it), so a model that gives its schema to request() gets the same typed columns as one with the
-    output_schema setting. none when the requests carry none, or several different ones. Reads the request column
-    of the new m__requests once per build. -#}
+    output_schema setting. none when the requests carry none, or several different ones. Reads the sparse column
+    gemini_batch_response_schema (_create_requests_table.sql: a few hundred non-NULL values, whatever the rows), not
+    the request column, which on-demand BigQuery would bill in full at every build ('' there: a request without one). -#}
 {% macro _shared_response_schema(requests_relation) %}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set column = gemini_batch._response_schema_column() -%}
     {%- set query -%}
-        select distinct
-            coalesce(
-                json_query(request, '$.generationConfig.responseSchema'),
-                json_query(request, '$.generation_config.response_schema')
-            ) as response_schema
+        select distinct {{ column }} as response_schema
         from {{ requests_relation }}
+        where {{ column }} is not null
         limit 2
     {%- endset -%}
     {%- set rows = run_query(query).rows -%}
-    {%- if rows | length != 1 or rows[0][0] is none -%}
+    {%- if rows | length != 1 or rows[0][0] is none or rows[0][0] == '' -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set schema = fromjson(rows[0][0]) -%}

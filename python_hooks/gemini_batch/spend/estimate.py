@@ -44,6 +44,10 @@ from gemini_batch.prices import estimate_cost, normalize_model, price_for
 from gemini_batch.settings import BatchSettings
 from gemini_batch.spend.output_bound import DEFAULT_MAX_OUTPUT_TOKENS, OutputTokens, request_output_tokens
 
+# Columns of m__requests never part of a row's default key: the materialization's _not_key_columns
+# (macros/materializations/gemini_batch/_create_requests_table.sql) lists the same three.
+NOT_KEY_COLUMNS = ("request", "request_hash", "gemini_batch_response_schema")
+
 log = logging.getLogger(__name__)
 
 SAMPLE_SIZE = 50  # countTokens calls per model; more rows are extrapolated from this sample
@@ -187,12 +191,12 @@ def plan_model(
 
 
 def key_columns(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> list[str]:
-    """The row key: the model's unique_key setting, else every column of m__requests but request and request_hash."""
+    """The row key: the model's unique_key setting, else every column of m__requests but NOT_KEY_COLUMNS."""
     configured = settings.unique_key
     if configured:
         return [configured] if isinstance(configured, str) else list(configured)
     schema = ctx.bq.get_table(node.requests_table).schema
-    return [f.name for f in schema if f.name not in ("request", "request_hash")]
+    return [f.name for f in schema if f.name not in NOT_KEY_COLUMNS]
 
 
 def _resent(
