@@ -54,7 +54,15 @@
            not answered successfully yet), so an unchanged re-run parses no JSON. With a full refresh that discards
            the answers, every row would be sent again, so every row is checked. -#}
     {%- set discard = full_refresh and var('gemini_batch_full_refresh_discards_responses', false) -%}
-    {%- set problem = gemini_batch._check_requests(staging_table, none if discard else existing_responses) -%}
+    {#- One count of the staged hashes against the cache (hash, status and attempts columns only): whether any row
+        needs the check, and, while nothing below changes the answers, the model's pending count for on_pending and
+        for the hook (which then does not count them again: _publish_counts). -#}
+    {%- set staged_counts = none -%}
+    {%- if not discard and existing_responses is not none -%}
+        {%- set staged_counts = gemini_batch._count_pending(staging_table, existing_responses, settings.max_attempts) -%}
+    {%- endif -%}
+    {%- set incremental = settings.incremental_requests and existing_requests is not none and not full_refresh -%}
+    {%- set problem = gemini_batch._check_requests(staging_table, none if discard else existing_responses, staged_counts) -%}
     {%- set history_relation = gemini_batch._history_relation(this) -%}
     {%- set key_columns = gemini_batch._key_columns(staging_table, settings.unique_key) if problem is none else [] -%}
     {%- if problem is none -%}
@@ -66,7 +74,7 @@
             {%- do gemini_batch._record_answer_history(history_relation, existing_requests, responses_relation, key_columns) -%}
         {%- endif -%}
         {#- incremental_requests: the staged rows are only the new or changed ones (gemini_batch.is_incremental_requests()) -#}
-        {%- if settings.incremental_requests and existing_requests is not none and not full_refresh -%}
+        {%- if incremental -%}
             {%- do gemini_batch._add_requests(staging_table, requests_relation, key_columns) -%}
         {%- else -%}
             {#- A copy over a table of other columns (the model's columns changed, or an m__requests of an older
@@ -109,13 +117,21 @@
         {%- set escalations_relation = gemini_batch._create_escalation_relations(this, requests_relation) -%}
     {%- endif -%}
     {%- do gemini_batch._create_collect_relations(this, output_schema) -%}
+    {%- set marked = false -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
-        {%- do gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
+        {%- set marked = gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
     {%- endif -%}
+    {#- The staged count still describes m__requests against the cache: the staged rows are all of m__requests (not
+        incremental) and no answer was marked unusable since. -#}
+    {%- set counts = staged_counts if staged_counts is not none and not incremental and not marked else none -%}
 
     {#- 3b. answer_with inline/auto: the pending requests answered here with BigQuery's AI.GENERATE, into the same
-            cache (_answer_inline.sql); what it cannot express is left for a batch job. -#}
-    {%- do gemini_batch._answer_inline(this, requests_relation, responses_relation, settings, gemini_model) -%}
+            cache (_answer_inline.sql); what it cannot express is left for a batch job. Nothing pending: nothing to
+            do. -#}
+    {%- if counts is none or counts.pending > 0 -%}
+        {%- do gemini_batch._answer_inline(this, requests_relation, responses_relation, settings, gemini_model) -%}
+    {%- endif -%}
+    {%- do gemini_batch._publish_counts(requests_relation, responses_relation, counts) -%}
 
     {#- 4. The model itself: a view joining requests to answers. Only this statement asserts an enforced contract:
            the contract describes the model's relation, not the staging steps. -#}
@@ -143,7 +159,8 @@
 
     {#- 6. Pending work is never silent: without the hook, say how many requests wait (on_pending). -#}
     {%- if settings.on_pending != 'ignore' and not gemini_batch._hook_active() -%}
-        {%- set pending = gemini_batch._count_pending(requests_relation, responses_relation, settings.max_attempts) -%}
+        {%- set pending = counts if counts is not none and counts.pending == 0
+            else gemini_batch._count_pending(requests_relation, responses_relation, settings.max_attempts) -%}
         {%- if pending.pending > 0 -%}
             {%- set message = 'gemini_batch model ' ~ model.name ~ ': ' ~ pending.message -%}
             {%- do store_raw_result(name='main', message=pending.pending ~ ' requests pending', code='gemini_batch',

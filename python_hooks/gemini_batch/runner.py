@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gemini_batch.batch.common import Interrupted, NodeOutcome
+from gemini_batch.batch.published_counts import remember_published_counts
 from gemini_batch.dbt_project import MATERIALIZATION, DbtFlags
 from gemini_batch.phases import Graph, phases_of, split_args
 from gemini_batch.progress import Progress
@@ -85,6 +86,10 @@ class HookRunner:
                 # compete with dbt's own CPU-bound start-up for the GIL and slow it down)
                 self._warming = threading.Thread(target=_warm_imports, name="gemini-batch-imports", daemon=True)
                 self._warming.start()
+            if event.info.name == "JinjaLogDebug":
+                # the materialization's count of a model with nothing pending (batch/plan.py count_requests)
+                remember_published_counts(event.data.msg)
+                return
             if event.info.name != "NodeFinished":
                 return
             info = event.data.node_info

@@ -3,6 +3,7 @@ cost), in agreement with target/gemini_batch_results.json and the usage model; `
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -55,3 +56,36 @@ def test_an_unchanged_run_counts_the_cache_once_for_its_plan_and_its_summary(
         "select count(*) as n, count(distinct request_hash) as h from `{ds}.review_insights__requests`"
     )[0].values()
     assert (row["requests"], row["cached"], row["pending"], row["given_up"], row["jobs"]) == (rows, hashes, 0, 0, 0)
+
+
+def test_an_unchanged_dbt_gemini_batch_run_counts_the_cache_once_in_the_materialization(demo: DemoProject) -> None:
+    """`dbt-gemini-batch run` of an unchanged model: the materialization's count of the staged hashes against the
+    cache (_count_pending, "as new_requests") is handed to the hook (_publish_counts), so neither the hook's plan nor
+    the run summary counts again ("as exhausted"); the summary's figures are still the model's. A run with requests
+    pending (here the first) is counted by the hook itself."""
+    responses = demo.table("review_insights__responses")
+
+    def counts_since(started: dt.datetime) -> tuple[int, int]:
+        texts = [
+            str(job.query)
+            for job in demo.bq.list_jobs()
+            if job.created
+            and job.created >= started  # the local BigQuery lists every job, whatever the time given
+            and getattr(job, "query", None)
+            and responses in str(job.query).replace("`", "")
+        ]
+        return sum("as new_requests" in t for t in texts), sum("as exhausted" in t for t in texts)
+
+    started = dt.datetime.now(dt.UTC)
+    demo.gb("run", "--select", "+review_insights")
+    materialization, hook = counts_since(started)
+    assert materialization == 0 and hook >= 1, (materialization, hook)  # a first run: the hook counts what it sends
+
+    started = dt.datetime.now(dt.UTC)
+    demo.gb("run", "--select", "review_insights")
+    assert counts_since(started) == (1, 0)
+    (summary,) = json.loads((demo.root / "target" / "gemini_batch_results.json").read_text())["models"]
+    rows, hashes = demo.rows(
+        "select count(*) as n, count(distinct request_hash) as h from `{ds}.review_insights__requests`"
+    )[0].values()
+    assert (summary["requests"], summary["cached"], summary["sent"], summary["pending"]) == (rows, hashes, 0, 0)

@@ -1,8 +1,9 @@
 {#- Pre-submission check of the rows of the new m__requests that would be sent. Vertex accepts a job whatever its
     rows hold and fails bad rows one by one hours later (or the whole import), so broken rows are stopped here with
     their keys and the reason. Rows whose hash m__responses already answered successfully are never sent again, so
-    they are not checked: an unchanged re-run does no JSON work. Returns the error message, or none. -#}
-{% macro _check_requests(staged_table, responses_relation) %}
+    they are not checked: an unchanged re-run does no JSON work (counts: _count_pending of the staged rows, which
+    says so). Returns the error message, or none. -#}
+{% macro _check_requests(staged_table, responses_relation, counts=none) %}
     {%- set sample_size = 5 -%}
     {#- _gemini_batch_parsed: canonical JSON text, or NULL when the request is not JSON. The checks read STRING, whose
         JSON functions return STRING on BigQuery and bqemulator alike. wide_number_mode 'round': Vertex reads a
@@ -44,15 +45,11 @@
         where _gemini_batch_problem is not null
         limit {{ sample_size }}
     {%- endset -%}
-    {#- Nothing to send, nothing to check: a count that reads the hash columns only (on-demand BigQuery bills every
-        column a query names, so the check itself, which reads every column of the candidates, runs only when some
-        row would be sent). -#}
-    {%- set count_candidates -%}
-        select count(*)
-        from {{ staged_table }} as staged
-        where {{ gemini_batch._not_answered('staged', responses_relation) }}
-    {%- endset -%}
-    {%- if responses_relation is not none and run_query(count_candidates).rows[0][0] == 0 -%}
+    {#- Nothing to send, nothing to check: `counts` (_count_pending over the staged rows, which reads the hash, status
+        and attempts columns only) says how many hashes have no successful answer (pending + given up); on-demand
+        BigQuery bills every column a query names, so the check itself, which reads every column of the candidates,
+        runs only when some row would be sent. -#}
+    {%- if responses_relation is not none and counts is not none and counts.pending + counts.given_up == 0 -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set result = run_query(query) -%}

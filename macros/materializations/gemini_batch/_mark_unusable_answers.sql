@@ -10,7 +10,8 @@
     retry_unusable_answers was off, or by an older version of the package), so an unchanged re-run parses no answer.
     An output_schema setting changed without changing the requests (a model that writes its request JSON by hand)
     re-types the view's columns but does not re-judge answers already judged.
-    A no-op unless retry_unusable_answers (default true). -#}
+    A no-op unless retry_unusable_answers (default true). Returns true when it judged answers (and so may have
+    changed what is pending), false when there were none to judge. -#}
 {% macro _mark_unusable_answers(requests_relation, responses_relation, output_schema) %}
     {%- do gemini_batch._add_judged_at_column(responses_relation) -%}
     {%- set prefix = gemini_batch._unusable_status_prefix() -%}
@@ -35,7 +36,7 @@
             and (judged_at is null or judged_at != updated_at)
     {%- endset -%}
     {%- if execute and run_query(count_unjudged_in_cache).rows[0][0] == 0 -%}
-        {{ return(none) }}
+        {{ return(false) }}
     {%- endif -%}
     {%- set count_unjudged -%}
         select count(*)
@@ -45,7 +46,7 @@
             and request_hash in (select request_hash from {{ requests_relation }})
     {%- endset -%}
     {%- if execute and run_query(count_unjudged).rows[0][0] == 0 -%}
-        {{ return(none) }}
+        {{ return(false) }}
     {%- endif -%}
     {%- call statement('gemini_batch_mark_unusable') -%}
         merge {{ responses_relation }} as target
@@ -64,6 +65,7 @@
                 current_timestamp(), target.updated_at),
             judged_at = target.updated_at
     {%- endcall -%}
+    {{ return(true) }}
 {% endmacro %}
 
 {#- m__responses made before answers were judged once lacks `judged_at`: added when missing (a metadata read, and

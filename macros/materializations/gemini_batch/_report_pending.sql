@@ -1,13 +1,17 @@
 {#- Pending work is never silent. Counts the distinct requests of the new m__requests that have no usable answer
     and will still be sent: never answered (new, in a job not collected yet, or left by a FAILED job) or failed with
     attempts left (the pending rule the submit step sends by, _pending_condition.sql), and returns {'pending',
-    'new', 'retry', 'given_up', 'message'}.
+    'new', 'retry', 'given_up', 'message', 'rows', 'hashes', 'max_attempts'} (rows: of the model; hashes: distinct
+    requests). One statement that reads the hash, status and attempts columns only; the materialization runs it on
+    the staged rows, where it also decides whether any row needs the pre-submission check (_check_requests).
     The materialization says so in dbt's log and in the node's run result message, and on_pending decides: warn (a
     dbt warning, an error under --warn-error), error (the model fails after its relations are built), ignore.
     Not run under the hook (_hook_active), which is about to send those rows itself. -#}
 {% macro _count_pending(requests_relation, responses_relation, max_attempts) %}
     {%- set query -%}
         select
+            count(*) as rows_in_model,
+            count(distinct requests.request_hash) as distinct_requests,
             count(distinct if(
                 {{ gemini_batch._pending_condition(max_attempts, 'never_answered') }}, requests.request_hash, null
             )) as new_requests,
@@ -22,12 +26,13 @@
             on requests.request_hash = responses.request_hash
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
-    {%- set new, retry, given_up = row[0] | int, row[1] | int, row[2] | int -%}
+    {%- set new, retry, given_up = row[2] | int, row[3] | int, row[4] | int -%}
     {%- set message = (new + retry) ~ ' request(s) not answered yet (' ~ new ~ ' never answered or in a job not '
         ~ 'collected or left by a failed job, ' ~ retry ~ ' to retry)' ~ ((', ' ~ given_up ~ ' given up after max_attempts') if given_up else '')
         ~ ': a plain dbt run does not send them; run `dbt-gemini-batch run --select ' ~ model.name
         ~ '` (or `submit`) to send them' -%}
-    {{ return({'pending': new + retry, 'new': new, 'retry': retry, 'given_up': given_up, 'message': message}) }}
+    {{ return({'pending': new + retry, 'new': new, 'retry': retry, 'given_up': given_up, 'message': message,
+        'rows': row[0] | int, 'hashes': row[1] | int, 'max_attempts': max_attempts}) }}
 {% endmacro %}
 
 {#- Whether `dbt-gemini-batch run|build` runs this dbt invocation: it sets GEMINI_BATCH_HOOK_ACTIVE=1 (an environment
@@ -35,4 +40,31 @@
     gemini_batch/runner.py). The var gemini_batch_hook_active, which earlier versions passed, is still read. -#}
 {% macro _hook_active() %}
     {{ return(env_var('GEMINI_BATCH_HOOK_ACTIVE', '') == '1' or var('gemini_batch_hook_active', false)) }}
+{% endmacro %}
+
+{#- Hands the model's count to the hook of this dbt invocation (`dbt-gemini-batch run|build`), so that an unchanged
+    model is not counted twice: a debug-level log line, which dbt gives to the hook's event callback in the same
+    process (gemini_batch/runner.py reads it; gemini_batch/batch/plan.py count_requests uses it). Only a count with
+    nothing pending is handed over: the hook then sends nothing, and whatever it would send it selects itself from
+    the cache under its lease. A count that no longer holds (counts none) is not handed over, nor is one without
+    the hook. -#}
+{% macro _publish_counts(requests_relation, responses_relation, counts) %}
+    {%- if execute and counts is not none and counts.pending == 0 and gemini_batch._hook_active() -%}
+        {%- set published = {
+            'requests_table': requests_relation.database ~ '.' ~ requests_relation.schema ~ '.' ~ requests_relation.identifier,
+            'responses_table': responses_relation.database ~ '.' ~ responses_relation.schema ~ '.' ~ responses_relation.identifier,
+            'invocation_id': invocation_id,
+            'max_attempts': counts.max_attempts,
+            'rows': counts.rows,
+            'hashes': counts.hashes,
+            'pending': counts.pending,
+            'given_up': counts.given_up,
+        } -%}
+        {{ log(gemini_batch._published_counts_prefix() ~ tojson(published)) }}
+    {%- endif -%}
+{% endmacro %}
+
+{#- The start of _publish_counts' log line (gemini_batch/batch/plan.py PUBLISHED_COUNTS_PREFIX is the same text). -#}
+{% macro _published_counts_prefix() %}
+    {{- return('gemini_batch counted: ') -}}
 {% endmacro %}

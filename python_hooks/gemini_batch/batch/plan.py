@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.published_counts import RequestCounts, take_published
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.settings import BatchSettings
 
@@ -31,16 +30,6 @@ def pending_from(node: BatchNode) -> str:
         where requests.request_hash is not null and {PENDING_CONDITION}"""
 
 
-@dataclass(frozen=True)
-class RequestCounts:
-    """One read of a model's request hashes against its answer cache."""
-
-    rows: int  # rows of m__requests
-    hashes: int  # distinct request_hash: identical rows are one request
-    pending: int
-    exhausted: int  # given up after max_attempts failures
-
-
 # The counts made in this process, by (invocation, requests table, answer cache): the end-of-run summary reuses the
 # plan's when the run has since sent and merged nothing for the model, so an unchanged run reads the hashes once.
 _counted: dict[tuple[str, str, str], RequestCounts] = {}
@@ -48,7 +37,12 @@ _counted: dict[tuple[str, str, str], RequestCounts] = {}
 
 def count_requests(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> RequestCounts:
     """Rows, request hashes, pending hashes and hashes given up, in one statement (it reads only the hash, status and
-    attempts columns). m__responses holds one row per hash, so the join keeps m__requests' rows."""
+    attempts columns). m__responses holds one row per hash, so the join keeps m__requests' rows. The count the
+    materialization handed over in this invocation (nothing pending) is used instead of a statement."""
+    published = take_published(ctx.invocation_id, node.requests_table, node.responses_table, settings.max_attempts)
+    if published is not None:
+        _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = published
+        return published
     rows = ctx.sql(
         f"""
         select

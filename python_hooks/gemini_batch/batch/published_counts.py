@@ -1,0 +1,60 @@
+"""Counts the materialization hands to the hook of the same dbt invocation, so that an unchanged model's request
+hashes are read against its answer cache once per run, not twice.
+
+The materialization (macros/materializations/gemini_batch/_report_pending.sql, _publish_counts) counts the staged
+rows against the cache before anything else; when nothing is pending and nothing it did afterwards changed the
+answers, it writes that count in a debug-level log line, which dbt gives to the runner's event callback in the same
+process (gemini_batch/runner.py). batch/plan.py count_requests then uses it instead of a statement. A count with
+pending requests is never handed over: those are counted and selected by the hook itself, under its lease.
+Kept light (no Google client imports): the runner imports it before dbt starts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestCounts:
+    """One read of a model's request hashes against its answer cache."""
+
+    rows: int  # rows of m__requests
+    hashes: int  # distinct request_hash: identical rows are one request
+    pending: int
+    exhausted: int  # given up after max_attempts failures
+
+
+# The start of _publish_counts' log line (the macro _published_counts_prefix writes the same text).
+PUBLISHED_COUNTS_PREFIX = "gemini_batch counted: "
+# (invocation, requests table, answer cache) -> (max_attempts, counts)
+_published: dict[tuple[str, str, str], tuple[int, RequestCounts]] = {}
+
+
+def remember_published_counts(message: str) -> bool:
+    """Keeps the count of a `_publish_counts` log line; False for any other message (or a malformed one)."""
+    if not message.startswith(PUBLISHED_COUNTS_PREFIX):
+        return False
+    try:
+        data = json.loads(message[len(PUBLISHED_COUNTS_PREFIX) :])
+        key = (str(data["invocation_id"]), str(data["requests_table"]), str(data["responses_table"]))
+        counts = RequestCounts(
+            rows=int(data["rows"]), hashes=int(data["hashes"]), pending=int(data["pending"]),
+            exhausted=int(data["given_up"]),
+        )  # fmt: skip
+        max_attempts = int(data["max_attempts"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    _published[key] = (max_attempts, counts)
+    return True
+
+
+def take_published(
+    invocation_id: str, requests_table: str, responses_table: str, max_attempts: int
+) -> RequestCounts | None:
+    """The materialization's count of this model in this invocation, once: only with nothing pending and the same
+    max_attempts."""
+    found = _published.pop((invocation_id, requests_table, responses_table), None)
+    if found is None or found[0] != max_attempts or found[1].pending:
+        return None
+    return found[1]
