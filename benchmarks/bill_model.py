@@ -80,6 +80,10 @@ JOB_KINDS = {"input", "output", "collected", "judged"}
 # cloud.google.com/bigquery/docs/reference/standard-sql/data-types#data_type_sizes): m__requests'
 # gemini_batch_response_schema holds a schema on one row per schema and hash prefix (256 per schema) only.
 FIXED = "fixed_bytes"
+# pruned[table] = CHANGED_ROWS: a constant filter on m__requests' first clustering column gemini_batch_state (the
+# rows' cache state when staged: `>= 1` keeps what may be pending) keeps the run's changed rows' blocks only.
+CHANGED_ROWS = -1
+STATE_COLUMN = "gemini_batch_state"
 SPARSE_SCHEMA = "gemini_batch_response_schema"
 # Tables of the model (alias MODEL) by name, longest pattern first.
 KINDS: list[tuple[re.Pattern[str], str]] = [
@@ -154,6 +158,8 @@ class Scale:
             full = self.changed / max(1, self.jobs)
         else:
             return 0.0
+        if pruned == CHANGED_ROWS:
+            return min(full, float(self.changed))
         if pruned is not None:
             return min(full, float(pruned))
         return full
@@ -170,11 +176,15 @@ class Priced:
     free: bool = False
     conservative: bool = False  # sqlglot could not resolve its columns: every column of every table it names
 
-    def bytes(self, scale: Scale, sizes: dict[str, dict[str, float]]) -> float:
+    def bytes(self, scale: Scale, sizes: dict[str, dict[str, float]], source: bool | None = None) -> float:
+        """Bytes billed; source True/False: only the tables of the model's own SQL (kind source) / only the others
+        (a statement that runs the model's SQL and also reads the cache bills both)."""
         if self.free:
             return 0.0
         total = 0.0
         tables = set(self.reads) | ({self.target} if self.target else set())
+        if source is not None:
+            tables = {t for t in tables if (kind_of(t) == "source") == source}
         for table in tables:
             kind = kind_of(table)
             if kind == "pending" and table in self.pruned:
@@ -277,6 +287,16 @@ def analyse(sql: str, columns_of: dict[str, list[str]]) -> Priced:
             for table in reads:
                 if kind_of(table) == "pending":
                     pruned[table] = None
+    for node in tree.find_all(exp.GTE, exp.GT, exp.EQ, exp.In):
+        sides = (node.this, *(node.expressions if isinstance(node, exp.In) else [node.expression]))
+        if (
+            isinstance(node.this, exp.Column)
+            and node.this.name == STATE_COLUMN
+            and all(isinstance(v, exp.Literal) for v in sides[1:])
+        ):
+            for table in reads:
+                if kind_of(table) in ("requests", "staging"):
+                    pruned[table] = CHANGED_ROWS
     per_job = any(kind_of(t) in JOB_KINDS for t in reads) or any(kind_of(t) == "pending" and t in pruned for t in reads)
     return Priced(label, sql, dict(reads), pruned, target, per_job, conservative=bool(failure))
 
@@ -306,6 +326,7 @@ def measure(client: bigquery.Client, dataset: str) -> dict[str, dict[str, float]
         f"from `{dataset}.{MODEL}__responses`"
     )
     his = one(f"select avg(byte_length(row_key)) as row_key from `{dataset}.{MODEL}__answer_history`")
+    states = one(f"select avg(if(gemini_batch_first, 1, 0)) as first from `{dataset}.{MODEL}__requests`")
     sparse = one(
         f"select coalesce(sum(2 + byte_length({SPARSE_SCHEMA})), 0) as total from `{dataset}.{MODEL}__requests` "
         f"where {SPARSE_SCHEMA} is not null"
@@ -314,8 +335,10 @@ def measure(client: bigquery.Client, dataset: str) -> dict[str, dict[str, float]
     status, job_name = 2 + res["status"], 2 + res["job_name"]
     return {
         "source": {"id": 8, "request": request},
-        "requests": {"id": 8, "request": request, "request_hash": hash_},
-        "staging": {"id": 8, "request": request, "request_hash": hash_},
+        "requests": {"id": 8, "request": request, "request_hash": hash_, STATE_COLUMN: 8,
+                     "gemini_batch_first": states["first"]},
+        "staging": {"id": 8, "request": request, "request_hash": hash_, STATE_COLUMN: 8,
+                    "gemini_batch_first": states["first"]},
         "responses": {
             "request_hash": hash_, "request": 2 + res["request"], "response": response, "status": status,
             "processed_time": 8, "job_name": job_name, "attempts": 8, "updated_at": 8, "judged_at": 8,
@@ -367,7 +390,12 @@ def report(runs: dict[str, list[Priced]], sizes: dict[str, dict[str, float]]) ->
             for c in SCALES:
                 scale = _scale(run, c)
                 b = p.bytes(scale, sizes)
-                (model if is_model_sql(p) else totals)[c] += b
+                if is_model_sql(p):  # the model's own SQL apart; what the same statement reads of the cache is ours
+                    own = p.bytes(scale, sizes, source=True)
+                    model[c] += own
+                    totals[c] += b - own
+                else:
+                    totals[c] += b
                 figures.append(f"{human(b):>14}")
             tag = ("[model SQL] " if is_model_sql(p) else "") + ("[per job] " if p.per_job else "")
             tag += "[all columns: unparsed] " if p.conservative else ""

@@ -46,23 +46,27 @@
     {{ run_hooks(pre_hooks) }}
 
     {#- 1. The new m__requests, built once into a staging table unique to this invocation: the model's SQL runs
-           once per run, and every check below reads the built rows. -#}
-    {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model, settings.escalate_to) -%}
+           once per run, and every check below reads the built rows. The same statement reads the answer cache's
+           hash, status and attempt columns once and writes each row's state (gemini_batch_state), which the
+           counts, the check and the hook's pending selection read instead of the cache or the requests. With a
+           full refresh that discards the answers, every row is never answered. -#}
+    {%- set discard = full_refresh and var('gemini_batch_full_refresh_discards_responses', false) -%}
+    {%- set cache = none if discard else existing_responses -%}
+    {%- if cache is not none -%}
+        {%- do gemini_batch._add_judged_at_column(cache) -%}
+    {%- endif -%}
+    {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model, settings.escalate_to, cache,
+        settings.max_attempts, settings.retry_unusable_answers) -%}
+    {#- One count of the staged rows' states (two small columns): whether any row needs the check, whether any answer
+        needs judging, and, while nothing below changes the answers, the model's pending count for on_pending and for
+        the hook (which then does not count them again: _publish_counts). -#}
+    {%- set staged_counts = gemini_batch._count_staged(staging_table, settings.max_attempts) if cache is not none else none -%}
+    {%- set incremental = settings.incremental_requests and existing_requests is not none and not full_refresh -%}
 
     {#- 2. Reject rows that would reach Vertex broken, naming them, before m__requests changes: the hook (or a later
            `dbt-gemini-batch submit`) only ever sees checked rows. Only rows that would be sent are checked (hashes
-           not answered successfully yet), so an unchanged re-run parses no JSON. With a full refresh that discards
-           the answers, every row would be sent again, so every row is checked. -#}
-    {%- set discard = full_refresh and var('gemini_batch_full_refresh_discards_responses', false) -%}
-    {#- One count of the staged hashes against the cache (hash, status and attempts columns only): whether any row
-        needs the check, and, while nothing below changes the answers, the model's pending count for on_pending and
-        for the hook (which then does not count them again: _publish_counts). -#}
-    {%- set staged_counts = none -%}
-    {%- if not discard and existing_responses is not none -%}
-        {%- set staged_counts = gemini_batch._count_pending(staging_table, existing_responses, settings.max_attempts) -%}
-    {%- endif -%}
-    {%- set incremental = settings.incremental_requests and existing_requests is not none and not full_refresh -%}
-    {%- set problem = gemini_batch._check_requests(staging_table, none if discard else existing_responses, staged_counts) -%}
+           not answered successfully yet), so an unchanged re-run parses no JSON. -#}
+    {%- set problem = gemini_batch._check_requests(staging_table, cache, staged_counts) -%}
     {%- set history_relation = gemini_batch._history_relation(this) -%}
     {%- set key_columns = gemini_batch._key_columns(staging_table, settings.unique_key) if problem is none else [] -%}
     {%- if problem is none -%}
@@ -119,7 +123,8 @@
     {%- do gemini_batch._create_collect_relations(this, output_schema) -%}
     {%- set marked = false -%}
     {%- if settings.retry_unusable_answers and existing_responses is not none -%}
-        {%- set marked = gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema) -%}
+        {%- set marked = gemini_batch._mark_unusable_answers(requests_relation, responses_relation, output_schema,
+            staged_counts.unjudged if staged_counts is not none and not incremental else none) -%}
     {%- endif -%}
     {#- The staged count still describes m__requests against the cache: the staged rows are all of m__requests (not
         incremental) and no answer was marked unusable since. -#}

@@ -93,7 +93,9 @@ def test_a_model_selecting_only_request_builds_with_its_sql_run_once(project: De
     _, log = run_logged(project, "run", "--select", "only_request")
 
     columns = [f.name for f in project.bq.get_table(project.table("only_request__requests")).schema]
-    assert columns == ["request", "request_hash", "gemini_batch_response_schema"]
+    assert columns == [
+        "request", "request_hash", "gemini_batch_response_schema", "gemini_batch_state", "gemini_batch_first"
+    ]  # fmt: skip
     view_columns = [f.name for f in project.bq.get_table(project.table("only_request")).schema]
     assert view_columns == ["request", "request_hash", *ANSWER_COLUMNS]
     reviews = project.scalar("select count(*) from `{ds}.stg_shop__reviews`")
@@ -371,7 +373,8 @@ def test_grants_access_options_and_docs_reach_the_view_and_both_tables(
         assert "labels=[('team', 'ml')]" in options
         assert "kms_key_name='projects/p/locations/us-central1/keyRings/r/cryptoKeys/k'" in options
         assert "expiration_timestamp=NULL" in options
-    assert re.search(r"create table [^\n]*`governed__gemini_batch_table_\w+`\s+cluster by request_hash", log)
+    staging = r"create table [^\n]*`governed__gemini_batch_table_\w+`\s+cluster by gemini_batch_state, request_hash"
+    assert re.search(staging, log)
     assert re.search(
         r"create table if not exists [^\n]*`governed__responses` \(.*?\)\s+cluster by request_hash", log, re.S
     )

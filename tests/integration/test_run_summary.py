@@ -59,10 +59,10 @@ def test_an_unchanged_run_counts_the_cache_once_for_its_plan_and_its_summary(
 
 
 def test_an_unchanged_dbt_gemini_batch_run_counts_the_cache_once_in_the_materialization(demo: DemoProject) -> None:
-    """`dbt-gemini-batch run` of an unchanged model: the materialization's count of the staged hashes against the
-    cache (_count_pending, "as new_requests") is handed to the hook (_publish_counts), so neither the hook's plan nor
-    the run summary counts again ("as exhausted"); the summary's figures are still the model's. A run with requests
-    pending (here the first) is counted by the hook itself."""
+    """`dbt-gemini-batch run` of an unchanged model: the materialization counts its staged rows' states
+    (_count_staged, "as unjudged_requests", which reads neither the hashes nor the cache) and hands the count to the
+    hook (_publish_counts), so neither the hook's plan nor the run summary counts the cache ("as exhausted"); the
+    summary's figures are still the model's. A run with requests pending (here the first) is counted by the hook."""
     responses = demo.table("review_insights__responses")
 
     def counts_since(started: dt.datetime) -> tuple[int, int]:
@@ -72,9 +72,9 @@ def test_an_unchanged_dbt_gemini_batch_run_counts_the_cache_once_in_the_material
             if job.created
             and job.created >= started  # the local BigQuery lists every job, whatever the time given
             and getattr(job, "query", None)
-            and responses in str(job.query).replace("`", "")
         ]
-        return sum("as new_requests" in t for t in texts), sum("as exhausted" in t for t in texts)
+        staged = sum("as unjudged_requests" in t and responses not in t.replace("`", "") for t in texts)
+        return staged, sum("as exhausted" in t and responses in t.replace("`", "") for t in texts)
 
     started = dt.datetime.now(dt.UTC)
     demo.gb("run", "--select", "+review_insights")

@@ -1,8 +1,8 @@
 {#- Pre-submission check of the rows of the new m__requests that would be sent. Vertex accepts a job whatever its
     rows hold and fails bad rows one by one hours later (or the whole import), so broken rows are stopped here with
     their keys and the reason. Rows whose hash m__responses already answered successfully are never sent again, so
-    they are not checked: an unchanged re-run does no JSON work (counts: _count_pending of the staged rows, which
-    says so). Returns the error message, or none. -#}
+    they are not checked: an unchanged re-run does no JSON work (counts: _count_staged, which says so). Without an
+    answer cache (responses_relation none) every row is checked. Returns the error message, or none. -#}
 {% macro _check_requests(staged_table, responses_relation, counts=none) %}
     {%- set sample_size = 5 -%}
     {#- _gemini_batch_parsed: canonical JSON text, or NULL when the request is not JSON. The checks read STRING, whose
@@ -13,7 +13,9 @@
         with candidates as (
             select staged.*
             from {{ staged_table }} as staged
-            where {{ gemini_batch._not_answered('staged', responses_relation) }}
+            -- never answered, failed, given up (gemini_batch_state, _create_requests_table): a constant filter on
+            -- the clustering column, so BigQuery reads the requests of these rows only
+            where staged.{{ gemini_batch._state_column() }} >= {{ gemini_batch._state_codes().never_answered }}
         ),
 
         parsed as (
@@ -40,15 +42,14 @@
 
         select
             count(*) over () as _gemini_batch_bad_rows,
-            checked.* except (request, {{ gemini_batch._response_schema_column() }})
+            checked.* except (request, {{ gemini_batch._package_columns() | join(', ') }})
         from checked
         where _gemini_batch_problem is not null
         limit {{ sample_size }}
     {%- endset -%}
-    {#- Nothing to send, nothing to check: `counts` (_count_pending over the staged rows, which reads the hash, status
-        and attempts columns only) says how many hashes have no successful answer (pending + given up); on-demand
-        BigQuery bills every column a query names, so the check itself, which reads every column of the candidates,
-        runs only when some row would be sent. -#}
+    {#- Nothing to send, nothing to check: `counts` (_count_staged) says how many hashes have no successful answer
+        (pending + given up); the check itself, which reads every column of the candidates, runs only when some row
+        would be sent. -#}
     {%- if responses_relation is not none and counts is not none and counts.pending + counts.given_up == 0 -%}
         {{ return(none) }}
     {%- endif -%}
@@ -71,19 +72,6 @@
             ~ "\nFix the model's SQL (or filter these rows out) and run again.") }}
     {%- endif -%}
     {{ return(none) }}
-{% endmacro %}
-
-{#- A SQL condition: the row's hash has no successful answer in m__responses (true when there is none yet). -#}
-{% macro _not_answered(alias, responses_relation) %}
-    {%- if responses_relation is none -%}
-        true
-    {%- else -%}
-        not exists (
-            select 1
-            from {{ responses_relation }} as answered
-            where answered.request_hash = {{ alias }}.request_hash and answered.status = ''
-        )
-    {%- endif -%}
 {% endmacro %}
 
 {#- A SQL expression: NULL when the request is a usable GenerateContentRequest, else why not. The structural checks

@@ -45,7 +45,7 @@
     {%- call statement('gemini_batch_escalated') -%}
         create or replace view {{ escalated }} as
         select
-            requests.* except (request_hash, escalation_hash, {{ gemini_batch._response_schema_column() }}),
+            requests.* except (request_hash, escalation_hash, {{ gemini_batch._package_columns() | join(', ') }}),
             requests.escalation_hash as request_hash
         from {{ requests_relation }} as requests
         inner join {{ escalations }} as escalations

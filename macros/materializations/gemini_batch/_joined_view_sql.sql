@@ -92,7 +92,7 @@
     {% endif -%}
     gemini_batch_joined as (
         select
-            requests.* except ({{ gemini_batch._response_schema_column() }}),
+            requests.* except ({{ gemini_batch._package_columns() | join(', ') }}),
             responses.response,
             responses.status,
             responses.processed_time,

@@ -12,7 +12,7 @@
     re-types the view's columns but does not re-judge answers already judged.
     A no-op unless retry_unusable_answers (default true). Returns true when it judged answers (and so may have
     changed what is pending), false when there were none to judge. -#}
-{% macro _mark_unusable_answers(requests_relation, responses_relation, output_schema) %}
+{% macro _mark_unusable_answers(requests_relation, responses_relation, output_schema, unjudged_count=none) %}
     {%- do gemini_batch._add_judged_at_column(responses_relation) -%}
     {%- set prefix = gemini_batch._unusable_status_prefix() -%}
     {%- set unjudged -%}
@@ -28,14 +28,20 @@
         bqemulator and scans it on BigQuery) when so. The counts name their columns: on-demand BigQuery bills the
         status, judged_at and updated_at columns (18 bytes a row) for the first, which finds nothing unjudged in the
         whole cache on most builds; only when it finds some does the second read the hash columns of both tables to
-        keep the current requests' (unjudged answers of requests no longer in the model keep it running). -#}
+        keep the current requests' (unjudged answers of requests no longer in the model keep it running).
+        unjudged_count: the current requests' answers not judged yet as the staging table counted them (_count_staged,
+        gemini_batch_state 1), which replaces both counts; none when it does not cover m__requests (incremental). -#}
     {%- set count_unjudged_in_cache -%}
         select count(*)
         from {{ responses_relation }}
         where status = ''
             and (judged_at is null or judged_at != updated_at)
     {%- endset -%}
-    {%- if execute and run_query(count_unjudged_in_cache).rows[0][0] == 0 -%}
+    {%- if unjudged_count is not none -%}
+        {%- if unjudged_count == 0 -%}
+            {{ return(false) }}
+        {%- endif -%}
+    {%- elif execute and run_query(count_unjudged_in_cache).rows[0][0] == 0 -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set count_unjudged -%}
@@ -45,7 +51,7 @@
             and (judged_at is null or judged_at != updated_at)
             and request_hash in (select request_hash from {{ requests_relation }})
     {%- endset -%}
-    {%- if execute and run_query(count_unjudged).rows[0][0] == 0 -%}
+    {%- if unjudged_count is none and execute and run_query(count_unjudged).rows[0][0] == 0 -%}
         {{ return(false) }}
     {%- endif -%}
     {%- call statement('gemini_batch_mark_unusable') -%}

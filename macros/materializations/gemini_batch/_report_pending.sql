@@ -2,8 +2,8 @@
     and will still be sent: never answered (new, in a job not collected yet, or left by a FAILED job) or failed with
     attempts left (the pending rule the submit step sends by, _pending_condition.sql), and returns {'pending',
     'new', 'retry', 'given_up', 'message', 'rows', 'hashes', 'max_attempts'} (rows: of the model; hashes: distinct
-    requests). One statement that reads the hash, status and attempts columns only; the materialization runs it on
-    the staged rows, where it also decides whether any row needs the pre-submission check (_check_requests).
+    requests). One statement that reads the hash, status and attempts columns only (after the answers may have
+    changed in the build: _count_staged reads the staged rows' state instead).
     The materialization says so in dbt's log and in the node's run result message, and on_pending decides: warn (a
     dbt warning, an error under --warn-error), error (the model fails after its relations are built), ignore.
     Not run under the hook (_hook_active), which is about to send those rows itself. -#}
@@ -26,13 +26,39 @@
             on requests.request_hash = responses.request_hash
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
-    {%- set new, retry, given_up = row[2] | int, row[3] | int, row[4] | int -%}
+    {{ return(gemini_batch._pending_report(row[0] | int, row[1] | int, row[2] | int, row[3] | int, row[4] | int, max_attempts)) }}
+{% endmacro %}
+
+{#- _count_pending's figures from the staging table's gemini_batch_state and gemini_batch_first columns
+    (_create_requests_table: the cache as it was when the rows were staged), without reading the hashes or the cache:
+    the same keys, plus 'unjudged' (distinct requests answered but not judged yet, _mark_unusable_answers). -#}
+{% macro _count_staged(staging_table, max_attempts) %}
+    {%- set codes = gemini_batch._state_codes() -%}
+    {%- set state = gemini_batch._state_column() -%}
+    {%- set query -%}
+        select
+            count(*) as rows_in_model,
+            countif(gemini_batch_first) as distinct_requests,
+            countif(gemini_batch_first and {{ state }} = {{ codes.never_answered }}) as new_requests,
+            countif(gemini_batch_first and {{ state }} = {{ codes.retry }}) as retry_requests,
+            countif(gemini_batch_first and {{ state }} = {{ codes.given_up }}) as given_up_requests,
+            countif(gemini_batch_first and {{ state }} = {{ codes.unjudged }}) as unjudged_requests
+        from {{ staging_table }}
+    {%- endset -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {%- set report = gemini_batch._pending_report(row[0] | int, row[1] | int, row[2] | int, row[3] | int, row[4] | int, max_attempts) -%}
+    {%- do report.update({'unjudged': row[5] | int}) -%}
+    {{ return(report) }}
+{% endmacro %}
+
+{#- The dict _count_pending and _count_staged return, with the sentence on_pending says. -#}
+{% macro _pending_report(rows, hashes, new, retry, given_up, max_attempts) %}
     {%- set message = (new + retry) ~ ' request(s) not answered yet (' ~ new ~ ' never answered or in a job not '
         ~ 'collected or left by a failed job, ' ~ retry ~ ' to retry)' ~ ((', ' ~ given_up ~ ' given up after max_attempts') if given_up else '')
         ~ ': a plain dbt run does not send them; run `dbt-gemini-batch run --select ' ~ model.name
         ~ '` (or `submit`) to send them' -%}
     {{ return({'pending': new + retry, 'new': new, 'retry': retry, 'given_up': given_up, 'message': message,
-        'rows': row[0] | int, 'hashes': row[1] | int, 'max_attempts': max_attempts}) }}
+        'rows': rows, 'hashes': hashes, 'max_attempts': max_attempts}) }}
 {% endmacro %}
 
 {#- Whether `dbt-gemini-batch run|build` runs this dbt invocation: it sets GEMINI_BATCH_HOOK_ACTIVE=1 (an environment

@@ -1,8 +1,9 @@
 {#- Builds the new m__requests once into a staging table of this invocation and returns it. The model's SQL is first
     made a view (scans nothing) so its columns can be checked before anything runs, then executed exactly once by the
-    CREATE TABLE AS. Staging relations are raw DDL, not create_view_as/create_table_as: those assert an enforced
-    contract, which describes the model's final view, not these. -#}
-{% macro _stage_requests(model_relation, model_sql, gemini_model, escalate_to=none) %}
+    CREATE TABLE AS, which also reads the existing answer cache (responses_relation) for each row's state. Staging
+    relations are raw DDL, not create_view_as/create_table_as: those assert an enforced contract, which describes
+    the model's final view, not these. -#}
+{% macro _stage_requests(model_relation, model_sql, gemini_model, escalate_to=none, responses_relation=none, max_attempts=3, retry_unusable=true) %}
     {%- set staging_view = gemini_batch._staging_relation(model_relation, 'view') -%}
     {%- set staging_table = gemini_batch._staging_relation(model_relation, 'table') -%}
     {%- set sql_header = config.get('sql_header', none) -%}
@@ -17,7 +18,8 @@
         {#- JSON is stored as its JSON text: what the hook sends and what the hash covers. -#}
         {%- set request_text = 'to_json_string(staged.request)' if columns.request_type == 'JSON' else 'staged.request' -%}
         {%- call statement('main') -%}
-            {{ gemini_batch._create_requests_table(staging_table, staging_view, request_text, gemini_model, escalate_to) }}
+            {{ gemini_batch._create_requests_table(staging_table, staging_view, request_text, gemini_model, escalate_to,
+                responses_relation, max_attempts, retry_unusable) }}
         {%- endcall -%}
     {%- endif -%}
     {#- SQL rather than adapter.drop_relation: bqemulator's tables.delete cannot drop a view (it issues DROP TABLE). -#}

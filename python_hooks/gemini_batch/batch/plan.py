@@ -20,14 +20,31 @@ EXHAUSTED_CONDITION = "(responses.status != '' and coalesce(responses.attempts, 
 PENDING_CONDITION = f"({NEVER_ANSWERED_CONDITION} or {RETRY_CONDITION})"
 
 
-def pending_from(node: BatchNode) -> str:
-    """FROM ... WHERE of the rows to send (needs @max_attempts): the staging of job inputs and the checks read it."""
+# m__requests' gemini_batch_state (macros/materializations/gemini_batch/_create_requests_table.sql): what the cache
+# held for each row's hash when the model was built. Rows in state 0 (answered and judged) are never pending: an
+# answer is never taken back once judged, so `>= 1` keeps every row that may be pending now (answers that came since
+# only make the set smaller; PENDING_CONDITION, read from the cache, decides). A constant filter on the table's first
+# clustering column, so BigQuery reads the requests of those rows only, not of the whole model.
+STATE_COLUMN = "gemini_batch_state"
+MAY_BE_PENDING = f"requests.{STATE_COLUMN} >= 1"
+
+
+def pending_from(node: BatchNode, by_state: bool = False) -> str:
+    """FROM ... WHERE of the rows to send (needs @max_attempts): the staging of job inputs and the checks read it.
+    by_state: m__requests has gemini_batch_state (has_row_states), whose filter prunes the answered rows."""
+    state = f" and {MAY_BE_PENDING}" if by_state else ""
     return f"""
         from `{node.requests_table}` as requests
         left join `{node.responses_table}` as responses
             on requests.request_hash = responses.request_hash
         -- a NULL hash means a NULL request, which the materialization's check stops; never send one
-        where requests.request_hash is not null and {PENDING_CONDITION}"""
+        where requests.request_hash is not null{state} and {PENDING_CONDITION}"""
+
+
+def has_row_states(ctx: BatchContext, node: BatchNode) -> bool:
+    """Whether the model's requests table has gemini_batch_state (a metadata read): m__requests built by this
+    release's materialization does; one of an older release, or a cascade's m__escalated view, does not."""
+    return STATE_COLUMN in {f.name for f in ctx.bq.get_table(node.requests_table).schema}
 
 
 # The counts made in this process, by (invocation, requests table, answer cache): the end-of-run summary reuses the

@@ -31,7 +31,7 @@ from gemini_batch.batch.common import (
 )
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.lease import Lease, prove
-from gemini_batch.batch.plan import PENDING_CONDITION, pending_counts, pending_from
+from gemini_batch.batch.plan import PENDING_CONDITION, has_row_states, pending_counts, pending_from
 from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, LedgerEntry
@@ -77,6 +77,7 @@ class ChunkPlan:
     n_buckets: int
     sizes: dict[int, int]  # bucket -> pending hashes in it (empty buckets are left out)
     queued: list[int] = field(default_factory=list)  # buckets not submitted yet, in order
+    by_state: bool = False  # m__requests has gemini_batch_state: the pending selection prunes answered rows
 
     @property
     def pending(self) -> int:
@@ -122,6 +123,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
     spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
+    by_state = has_row_states(ctx, node)
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
     # the rows it wrote again, so rows added meanwhile cannot make a job over the limit.)
@@ -136,7 +138,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
             select bucket, count(*) as n, sum(line_bytes) as line_bytes
             from (
                 select requests.request_hash, {BUCKET_SQL} as bucket, {line_bytes} as line_bytes
-                {pending_from(node)}
+                {pending_from(node, by_state)}
                 group by requests.request_hash, bucket
             )
             group by bucket
@@ -165,6 +167,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         n_buckets=n_buckets,
         sizes=sizes,
         queued=sorted(sizes),
+        by_state=by_state,
     )
     write_pending(ctx, node, settings, plan)
     try:
@@ -189,7 +192,7 @@ def write_pending(ctx: BatchContext, node: BatchNode, settings: BatchSettings, p
         cluster by bucket
         {_expiring(INPUT_TABLE_DAYS)} as
         select requests.request_hash, any_value(requests.request) as request, {BUCKET_SQL} as bucket
-        {pending_from(node)}
+        {pending_from(node, plan.by_state)}
         group by requests.request_hash
         """,
         node=node.unique_id,

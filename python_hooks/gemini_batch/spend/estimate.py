@@ -45,8 +45,14 @@ from gemini_batch.settings import BatchSettings
 from gemini_batch.spend.output_bound import DEFAULT_MAX_OUTPUT_TOKENS, OutputTokens, request_output_tokens
 
 # Columns of m__requests never part of a row's default key: the materialization's _not_key_columns
-# (macros/materializations/gemini_batch/_create_requests_table.sql) lists the same three.
-NOT_KEY_COLUMNS = ("request", "request_hash", "gemini_batch_response_schema")
+# (macros/materializations/gemini_batch/_create_requests_table.sql) lists the same.
+NOT_KEY_COLUMNS = (
+    "request",
+    "request_hash",
+    "gemini_batch_response_schema",
+    "gemini_batch_state",
+    "gemini_batch_first",
+)
 
 log = logging.getLogger(__name__)
 
