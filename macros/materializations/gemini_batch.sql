@@ -56,7 +56,7 @@
         {%- do gemini_batch._add_judged_at_column(cache) -%}
     {%- endif -%}
     {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model, settings.escalate_to, cache,
-        settings.max_attempts, settings.retry_unusable_answers) -%}
+        settings.max_attempts, settings.retry_unusable_answers, settings.unique_key, existing_requests) -%}
     {#- One count of the staged rows' states (two small columns): whether any row needs the check, whether any answer
         needs judging, and, while nothing below changes the answers, the model's pending count for on_pending and for
         the hook (which then does not count them again: _publish_counts). -#}
@@ -70,12 +70,12 @@
     {%- set history_relation = gemini_batch._history_relation(this) -%}
     {%- set key_columns = gemini_batch._key_columns(staging_table, settings.unique_key) if problem is none else [] -%}
     {%- if problem is none -%}
-        {#- Last good answer: the answers of the run before are recorded per key before its m__requests goes. -#}
+        {#- Last good answer: the keys whose request changed are recorded with their earlier hashes, read from the
+            staged rows (the staging CTAS compared them with the m__requests being replaced), before it goes. -#}
         {%- set old_columns = [] if existing_requests is none
             else adapter.get_columns_in_relation(existing_requests) | map(attribute='name') | map('lower') | list -%}
-        {%- if existing_responses is not none and old_columns and key_columns
-              and key_columns | map('lower') | reject('in', old_columns) | list | length == 0 -%}
-            {%- do gemini_batch._record_answer_history(history_relation, existing_requests, responses_relation, key_columns) -%}
+        {%- if staged_counts is not none and staged_counts.changed_keys > 0 and key_columns -%}
+            {%- do gemini_batch._record_changed_keys(history_relation, staging_table) -%}
         {%- endif -%}
         {#- incremental_requests: the staged rows are only the new or changed ones (gemini_batch.is_incremental_requests()) -#}
         {%- if incremental -%}

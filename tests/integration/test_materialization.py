@@ -94,7 +94,8 @@ def test_a_model_selecting_only_request_builds_with_its_sql_run_once(project: De
 
     columns = [f.name for f in project.bq.get_table(project.table("only_request__requests")).schema]
     assert columns == [
-        "request", "request_hash", "gemini_batch_response_schema", "gemini_batch_state", "gemini_batch_first"
+        "request", "request_hash", "gemini_batch_response_schema", "gemini_batch_state", "gemini_batch_first",
+        "gemini_batch_previous_key", "gemini_batch_previous_hashes",
     ]  # fmt: skip
     view_columns = [f.name for f in project.bq.get_table(project.table("only_request")).schema]
     assert view_columns == ["request", "request_hash", *ANSWER_COLUMNS]

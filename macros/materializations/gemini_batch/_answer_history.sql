@@ -1,13 +1,14 @@
-{#- Last good answer (README, "Last good answer"): m__answer_history remembers, per key, every request hash that
-    was answered, so when a key's request changes (a new prompt) the view can still show the answer it had: the
-    `previous_response` column. The key is the `unique_key` setting, like dbt's incremental models; by default
-    every column of the model except `request`. -#}
+{#- Last good answer (README, "Last good answer"): m__answer_history remembers, per key, the request hashes it had
+    before its request changed (a new prompt), so the view can still show the answer it had: the `previous_response`
+    column. Rows recorded by 0.2.0 and earlier are the answered (key, hash) pairs of every build, with answered_at;
+    since, only changed keys are recorded, when they change (_record_changed_keys). The key is the `unique_key`
+    setting, like dbt's incremental models; by default every column of the model except `request`. -#}
 {% macro _history_relation(model_relation) %}
     {{ return(model_relation.incorporate(path={'identifier': model_relation.identifier ~ '__answer_history'}, type='table')) }}
 {% endmacro %}
 
-{#- The key columns of a model: unique_key (a column or a list) or all its columns but request, request_hash and
-    gemini_batch_response_schema (_not_key_columns).
+{#- The key columns of a model: unique_key (a column or a list) or all its columns but request and the columns
+    the package adds (_not_key_columns).
     A unique_key column the model does not have stops the build, naming it. -#}
 {% macro _key_columns(requests_relation, unique_key) %}
     {%- set columns = adapter.get_columns_in_relation(requests_relation) | map(attribute='name') | list -%}
@@ -43,27 +44,22 @@
     {%- endcall -%}
 {% endmacro %}
 
-{#- Appends the (key, request hash) pairs of `requests_relation` whose request is answered (status ''), once each.
-    The materialization calls it with the m__requests of the run before, just before replacing it: the answers a
-    changed request would otherwise hide are recorded first. -#}
-{% macro _record_answer_history(history_relation, requests_relation, responses_relation, key_columns) %}
+{#- Records the keys whose request changed in this build, with their earlier request hashes, from the staging
+    table's sparse columns gemini_batch_previous_key / gemini_batch_previous_hashes (_create_requests_table, which
+    compared the new rows with the m__requests they replace, by key): a few bytes per changed row, never the cache or
+    the requests. Every earlier hash is recorded, answered or not (the view keeps those with a successful answer, and
+    one answered later shows up then); answered_at stays NULL (the view reads the answer's own time). The
+    materialization runs it only when _count_staged counted changed keys. -#}
+{% macro _record_changed_keys(history_relation, staging_table) %}
     {%- do gemini_batch._create_history_table(history_relation) -%}
     {%- call statement('gemini_batch_record_history') -%}
         insert into {{ history_relation }} (row_key, request_hash, answered_at)
         select distinct
-            {{ gemini_batch._row_key_sql('requests', key_columns) }} as row_key,
-            requests.request_hash,
-            coalesce(responses.processed_time, responses.updated_at) as answered_at
-        from {{ requests_relation }} as requests
-        inner join {{ responses_relation }} as responses
-            on requests.request_hash = responses.request_hash
-        where
-            responses.status = ''
-            and not exists (
-                select 1 from {{ history_relation }} as history
-                where
-                    history.row_key = {{ gemini_batch._row_key_sql('requests', key_columns) }}
-                    and history.request_hash = requests.request_hash
-            )
+            staged.gemini_batch_previous_key as row_key,
+            previous_hash as request_hash,
+            cast(null as timestamp) as answered_at
+        from {{ staging_table }} as staged
+        cross join unnest(split(staged.gemini_batch_previous_hashes, ',')) as previous_hash
+        where staged.gemini_batch_previous_key is not null
     {%- endcall -%}
 {% endmacro %}

@@ -65,7 +65,7 @@
             keyed.row_key,
             keyed.request_hash,
             responses.response as previous_response,
-            history.answered_at as previous_answered_at
+            coalesce(responses.processed_time, responses.updated_at) as previous_answered_at
         from gemini_batch_keyed as keyed
         inner join {{ history_relation }} as history
             on keyed.row_key = history.row_key and keyed.request_hash != history.request_hash
@@ -74,7 +74,8 @@
         -- BigQuery has required a WHERE, GROUP BY or HAVING next to QUALIFY.
         where true
         qualify row_number() over (
-            partition by keyed.row_key, keyed.request_hash order by history.answered_at desc
+            partition by keyed.row_key, keyed.request_hash
+            order by coalesce(responses.processed_time, responses.updated_at) desc
         ) = 1
     ),
 

@@ -31,7 +31,8 @@
 
 {#- _count_pending's figures from the staging table's gemini_batch_state and gemini_batch_first columns
     (_create_requests_table: the cache as it was when the rows were staged), without reading the hashes or the cache:
-    the same keys, plus 'unjudged' (distinct requests answered but not judged yet, _mark_unusable_answers). -#}
+    the same keys, plus 'unjudged' (distinct requests answered but not judged yet, _mark_unusable_answers) and
+    'changed_keys' (rows whose key had another request before: _record_changed_keys). -#}
 {% macro _count_staged(staging_table, max_attempts) %}
     {%- set codes = gemini_batch._state_codes() -%}
     {%- set state = gemini_batch._state_column() -%}
@@ -42,12 +43,13 @@
             countif(gemini_batch_first and {{ state }} = {{ codes.never_answered }}) as new_requests,
             countif(gemini_batch_first and {{ state }} = {{ codes.retry }}) as retry_requests,
             countif(gemini_batch_first and {{ state }} = {{ codes.given_up }}) as given_up_requests,
-            countif(gemini_batch_first and {{ state }} = {{ codes.unjudged }}) as unjudged_requests
+            countif(gemini_batch_first and {{ state }} = {{ codes.unjudged }}) as unjudged_requests,
+            countif(gemini_batch_previous_key is not null) as changed_keys
         from {{ staging_table }}
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
     {%- set report = gemini_batch._pending_report(row[0] | int, row[1] | int, row[2] | int, row[3] | int, row[4] | int, max_attempts) -%}
-    {%- do report.update({'unjudged': row[5] | int}) -%}
+    {%- do report.update({'unjudged': row[5] | int, 'changed_keys': row[6] | int}) -%}
     {{ return(report) }}
 {% endmacro %}
 

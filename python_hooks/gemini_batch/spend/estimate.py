@@ -47,12 +47,9 @@ from gemini_batch.spend.output_bound import DEFAULT_MAX_OUTPUT_TOKENS, OutputTok
 # Columns of m__requests never part of a row's default key: the materialization's _not_key_columns
 # (macros/materializations/gemini_batch/_create_requests_table.sql) lists the same.
 NOT_KEY_COLUMNS = (
-    "request",
-    "request_hash",
-    "gemini_batch_response_schema",
-    "gemini_batch_state",
-    "gemini_batch_first",
-)
+    "request", "request_hash", "escalation_hash", "gemini_batch_response_schema", "gemini_batch_state",
+    "gemini_batch_first", "gemini_batch_previous_key", "gemini_batch_previous_hashes",
+)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
