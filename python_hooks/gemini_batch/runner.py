@@ -20,8 +20,8 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from gemini_batch.batch import published_counts
 from gemini_batch.batch.common import Interrupted, NodeOutcome
-from gemini_batch.batch.published_counts import remember_published_counts
 from gemini_batch.dbt_project import MATERIALIZATION, DbtFlags
 from gemini_batch.phases import Graph, phases_of, split_args
 from gemini_batch.progress import Progress
@@ -88,8 +88,10 @@ class HookRunner:
                 self._warming.start()
             if event.info.name == "JinjaLogDebug":
                 # the materialization's count of a model with nothing pending (batch/plan.py count_requests)
-                remember_published_counts(event.data.msg)
+                published_counts.remember_published_counts(event.data.msg)
                 return
+            if event.info.name == "NodeStart" and event.data.node_info.materialized == MATERIALIZATION:
+                published_counts.discard(event.data.node_info.unique_id)  # built again: an older count is stale
             if event.info.name != "NodeFinished":
                 return
             info = event.data.node_info

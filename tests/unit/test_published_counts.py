@@ -7,13 +7,19 @@ import json
 import re
 from pathlib import Path
 
-from gemini_batch.batch.published_counts import PUBLISHED_COUNTS_PREFIX, remember_published_counts, take_published
+from gemini_batch.batch.published_counts import (
+    PUBLISHED_COUNTS_PREFIX,
+    discard,
+    remember_published_counts,
+    take_published,
+)
 
 MACRO = Path(__file__).resolve().parents[2] / "macros/materializations/gemini_batch/_report_pending.sql"
 
 
 def line(**overrides: object) -> str:
-    data = {"requests_table": "p.d.m__requests", "responses_table": "p.d.m__responses", "invocation_id": "inv-1",
+    data = {"unique_id": "model.p.m", "requests_table": "p.d.m__requests", "responses_table": "p.d.m__responses",
+            "invocation_id": "inv-1",
             "max_attempts": 3, "rows": 12, "hashes": 10, "pending": 0, "given_up": 1, **overrides}  # fmt: skip
     return PUBLISHED_COUNTS_PREFIX + json.dumps(data)
 
@@ -25,18 +31,28 @@ def test_the_macro_writes_the_prefix_the_hook_reads() -> None:
 
 def test_a_count_is_taken_once_by_its_own_invocation_and_tables() -> None:
     assert remember_published_counts(line())
-    assert take_published("inv-2", "p.d.m__requests", "p.d.m__responses", 3) is None  # another invocation
-    assert take_published("inv-1", "p.d.other__requests", "p.d.m__responses", 3) is None
-    counts = take_published("inv-1", "p.d.m__requests", "p.d.m__responses", 3)
+    assert take_published("model.p.other", "inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None
+    assert take_published("model.p.m", "inv-2", "p.d.m__requests", "p.d.m__responses", 3) is None  # another run
+    remember_published_counts(line())
+    assert take_published("model.p.m", "inv-1", "p.d.other__requests", "p.d.m__responses", 3) is None
+    remember_published_counts(line())
+    counts = take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3)
     assert counts is not None and (counts.rows, counts.hashes, counts.pending, counts.exhausted) == (12, 10, 0, 1)
-    assert take_published("inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None  # once
+    assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None  # once
+
+
+def test_a_count_is_dropped_when_dbt_builds_the_node_again() -> None:
+    """A model built again in a later phase of the same run: the count of its first build is stale."""
+    remember_published_counts(line())
+    discard("model.p.m")
+    assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None
 
 
 def test_a_count_with_pending_requests_or_another_max_attempts_is_not_used() -> None:
     remember_published_counts(line(pending=4))
-    assert take_published("inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None
+    assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None
     remember_published_counts(line())
-    assert take_published("inv-1", "p.d.m__requests", "p.d.m__responses", 5) is None
+    assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 5) is None
 
 
 def test_other_and_malformed_lines_are_ignored() -> None:

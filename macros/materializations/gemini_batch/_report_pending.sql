@@ -79,6 +79,7 @@
 {% macro _publish_counts(requests_relation, responses_relation, counts) %}
     {%- if execute and counts is not none and counts.pending == 0 and gemini_batch._hook_active() -%}
         {%- set published = {
+            'unique_id': model.unique_id,
             'requests_table': requests_relation.database ~ '.' ~ requests_relation.schema ~ '.' ~ requests_relation.identifier,
             'responses_table': responses_relation.database ~ '.' ~ responses_relation.schema ~ '.' ~ responses_relation.identifier,
             'invocation_id': invocation_id,

@@ -56,7 +56,9 @@ def count_requests(ctx: BatchContext, node: BatchNode, settings: BatchSettings) 
     """Rows, request hashes, pending hashes and hashes given up, in one statement (it reads only the hash, status and
     attempts columns). m__responses holds one row per hash, so the join keeps m__requests' rows. The count the
     materialization handed over in this invocation (nothing pending) is used instead of a statement."""
-    published = take_published(ctx.invocation_id, node.requests_table, node.responses_table, settings.max_attempts)
+    published = take_published(
+        node.unique_id, ctx.invocation_id, node.requests_table, node.responses_table, settings.max_attempts
+    )
     if published is not None:
         _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = published
         return published

@@ -27,8 +27,9 @@ class RequestCounts:
 
 # The start of _publish_counts' log line (the macro _published_counts_prefix writes the same text).
 PUBLISHED_COUNTS_PREFIX = "gemini_batch counted: "
-# (invocation, requests table, answer cache) -> (max_attempts, counts)
-_published: dict[tuple[str, str, str], tuple[int, RequestCounts]] = {}
+# dbt node -> (invocation, requests table, answer cache, max_attempts, counts): the last count the materialization
+# handed over for the node, until the hook takes it or dbt starts building the node again (discard).
+_published: dict[str, tuple[str, str, str, int, RequestCounts]] = {}
 
 
 def remember_published_counts(message: str) -> bool:
@@ -37,24 +38,32 @@ def remember_published_counts(message: str) -> bool:
         return False
     try:
         data = json.loads(message[len(PUBLISHED_COUNTS_PREFIX) :])
-        key = (str(data["invocation_id"]), str(data["requests_table"]), str(data["responses_table"]))
         counts = RequestCounts(
             rows=int(data["rows"]), hashes=int(data["hashes"]), pending=int(data["pending"]),
             exhausted=int(data["given_up"]),
         )  # fmt: skip
-        max_attempts = int(data["max_attempts"])
+        entry = (
+            str(data["invocation_id"]), str(data["requests_table"]), str(data["responses_table"]),
+            int(data["max_attempts"]), counts,
+        )  # fmt: skip
+        _published[str(data["unique_id"])] = entry
     except (ValueError, KeyError, TypeError):
         return False
-    _published[key] = (max_attempts, counts)
     return True
 
 
+def discard(unique_id: str) -> None:
+    """dbt starts building the node (again, e.g. in a later phase of the same run): a count it handed over before
+    describes requests that are about to be replaced."""
+    _published.pop(unique_id, None)
+
+
 def take_published(
-    invocation_id: str, requests_table: str, responses_table: str, max_attempts: int
+    unique_id: str, invocation_id: str, requests_table: str, responses_table: str, max_attempts: int
 ) -> RequestCounts | None:
-    """The materialization's count of this model in this invocation, once: only with nothing pending and the same
-    max_attempts."""
-    found = _published.pop((invocation_id, requests_table, responses_table), None)
-    if found is None or found[0] != max_attempts or found[1].pending:
+    """The materialization's count of this node, once: only from this invocation, for these tables, with nothing
+    pending and the same max_attempts."""
+    found = _published.pop(unique_id, None)
+    if found is None or found[:4] != (invocation_id, requests_table, responses_table, max_attempts):
         return None
-    return found[1]
+    return None if found[4].pending else found[4]
