@@ -8,8 +8,6 @@ that stopped being selected (a lost tag, a renamed file) fails here instead of p
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,32 +111,28 @@ BAD_CALLS = {
 
 # `dbt compile --inline` of each call, through dbtRunner in one Python process: a fresh dbt process per call spends
 # most of its time starting up and parsing the project; here dbt starts once and each further compile reads the
-# partial parse. Prints {call: {ok, output}} (output: every message dbt fired for that call) as its last line.
-INLINE_COMPILES = """
+# partial parse. Run by DemoProject._run, which appends `--profiles-dir <project>` (the last argument). Prints
+# RESULTS_MARK + {call: {ok, output}} (output: every message dbt fired for that call).
+RESULTS_MARK = "gemini-batch-compile-results: "
+INLINE_COMPILES = f"""
 import json, sys
 from dbt.cli.main import dbtRunner
-results = {}
+results = {{}}
 for call in json.loads(sys.argv[1]):
     lines = []
     runner = dbtRunner(callbacks=[lambda event, lines=lines: lines.append(event.info.msg)])
-    result = runner.invoke(["compile", "--inline", "select {{ " + call + " }} as x", "--profiles-dir", sys.argv[2]])
-    results[call] = {"ok": bool(result.success), "output": "\\n".join(lines) + "\\n" + str(result.exception or "")}
-print(json.dumps(results))
+    inline = "select {{{{ " + call + " }}}} as x"
+    result = runner.invoke(["compile", "--inline", inline, "--profiles-dir", sys.argv[-1]])
+    results[call] = {{"ok": bool(result.success), "output": "\\n".join(lines) + "\\n" + str(result.exception or "")}}
+print({RESULTS_MARK!r} + json.dumps(results))
 """
 
 
 def compile_inline(project: DemoProject, calls: list[str]) -> dict[str, dict[str, Any]]:
-    proc = subprocess.run(
-        [sys.executable, "-c", INLINE_COMPILES, json.dumps(calls), str(project.root)],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results: dict[str, dict[str, Any]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = project._run("python", "-c", INLINE_COMPILES, json.dumps(calls))
+    assert result.returncode == 0, result.output[-4000:]
+    (line,) = [line for line in result.output.splitlines() if line.startswith(RESULTS_MARK)]
+    results: dict[str, dict[str, Any]] = json.loads(line[len(RESULTS_MARK) :])
     return results
 
 
