@@ -256,6 +256,26 @@ def test_answers_are_matched_by_hash_alone_and_unmatched_rows_are_counted_and_na
     assert any(line.startswith("gemini_batch: WARNING m: batch job warned succeeded but 1 of") for line in warned.lines)
 
 
+def test_a_row_whose_key_column_came_back_empty_is_matched_by_the_hash_labels_in_its_echo(
+    bq_client: bigquery.Client, ledger_dataset: str
+) -> None:
+    """The output is first read without Vertex's echo of the request (most of its bytes); a row whose request_hash
+    column is empty sends the collect back for the echo, whose labels carry the hash (collect.output_key_sql)."""
+    job = Job(bq_client, ledger_dataset, "labels")
+    labelled = "a" * 32 + "b" * 32
+    sent = {labelled: _request("labelled"), "h1": _request("plain")}
+    labels = {"gemini_batch_hash": "a" * 32, "gemini_batch_hash_2": "b" * 32}
+    echo = json.dumps(json.loads(sent[labelled]) | {"labels": labels}, sort_keys=True)
+    job.write(sent, [("", echo, _answer("L"), ""), ("h1", sent["h1"], _answer("1"), "")])
+    outcome = job.collect()
+    assert set(job.responses()) == {labelled, "h1"}
+    assert (outcome.succeeded, outcome.missing, outcome.errors) == (2, 0, [])
+    cached = job.sql(f"select request from `{job.node.responses_table}` where request_hash = '{labelled}'")
+    assert cached == [{"request": sent[labelled]}]  # the request sent, not the echo the key was read from
+    current = job.ledger.current(job.entry)
+    assert current is not None and (current.mismatched_count, current.total_tokens) == (0, 10)
+
+
 def test_a_request_in_max_failed_jobs_failed_jobs_is_given_up_and_cancelled_jobs_do_not_count(
     bq_client: bigquery.Client, ledger_dataset: str
 ) -> None:

@@ -50,18 +50,26 @@ def long_context_threshold(settings: BatchSettings) -> int | None:
 
 
 def long_context_sums(threshold: int | None) -> str:
-    """Select items summing each token count over the output rows whose promptTokenCount is above `threshold`.
+    """Select items summing each token count over the output rows whose promptTokenCount is above `threshold` (read from
+    m__collected's usage_columns).
 
     Every row, matched or not: Google bills each row it answered. Priced per request, so the ledger keeps them apart
     from the job's totals (token_cost prices them at the *_long rates)."""
     if threshold is None:
         return ""
-    fields = dict(USAGE_FIELDS)
-    prompt = "safe_cast(json_value(response, '$.usageMetadata.promptTokenCount') as int64)"
     return "".join(
-        f",\nsum(if({prompt} > {int(threshold):d}, "
-        f"safe_cast(json_value(response, '$.usageMetadata.{fields[name]}') as int64), null)) as long_context_{name}"
+        f",\nsum(if(prompt_tokens > {int(threshold):d}, {name}, null)) as long_context_{name}"
         for name in LONG_CONTEXT_FIELDS
+    )
+
+
+def usage_columns(response: str) -> str:
+    """Select items: each usageMetadata count of `response` (SQL, JSON) as an INT64 column named as in USAGE_FIELDS.
+    m__collected keeps them beside the response, so the job's token sums read these narrow columns and not the
+    response again (on-demand BigQuery bills each column a query references, in full)."""
+    return ",\n".join(
+        f"safe_cast(json_value({response}, '$.usageMetadata.{field}') as int64) as {name}"
+        for name, field in USAGE_FIELDS
     )
 
 
@@ -307,7 +315,7 @@ def output_candidates(entry: LedgerEntry, job: aiplatform_v1.BatchPredictionJob)
     return candidates
 
 
-def output_key_sql(schema: dict[str, str], request: str) -> str:
+def output_key_sql(schema: dict[str, str], request: str | None) -> str:
     """SQL for the request_hash an output row answers, from what Vertex is documented to pass through, never from
     the echoed request itself (Vertex rewrites it: keys sorted, absent part fields added as null; see
     ../shared/reference/vertex-output-shapes.md and the notebook it cites):
@@ -316,13 +324,15 @@ def output_key_sql(schema: dict[str, str], request: str) -> str:
       "Prepare inputs"); a JSONL line's other keys are echoed, and the Cloud Storage transport writes them `gb-<hash>`
       (batch/gcs.py), so the prefix is dropped;
     - else the request's labels gcs.HASH_LABELS, echoed with the request.
-    `request` is the output's request as SQL (STRING or JSON, json_value reads both).
+    `request` is the output's request as SQL (STRING or JSON, json_value reads both); None: the key column only.
     """
     column = "request_hash" if "request_hash" in schema else "cast(null as string)"
     if schema.get("request_hash", "STRING") != "STRING":  # a sibling key the importer read as a number
         column = f"cast({column} as string)"
     prefix = gcs.KEY_PREFIX
     sibling = f"nullif(if(starts_with({column}, '{prefix}'), substr({column}, {len(prefix) + 1}), {column}), '')"
+    if request is None:
+        return sibling
     labels = ", ".join(f"json_value({request}, '$.labels.{label}')" for label, _, _ in gcs.HASH_LABELS)
     return f"coalesce({sibling}, nullif(concat({labels}), ''))"
 
@@ -346,7 +356,8 @@ def merge_output(
     re-serialised echo; without `sent` (a job from before the check, or an input table dropped by hand) the echo is
     cached and every keyed row written.
 
-    The output is read once into m__collected (the job's rows only), and written from there: new hashes by an INSERT
+    The output is read once into m__collected (the job's rows, without Vertex's echo of the request when the key
+    column names every row: collected_rows), and written from there: new hashes by an INSERT
     (reads the cache's request_hash column, never the whole table), the few hashes the cache already has with a
     failure by a MERGE bounded to them (write_to_cache). Exactly once: a row this job already wrote (target.job_name
     = this job) is never updated again, so writing the same output twice, e.g. after a kill between the write and the
@@ -366,46 +377,17 @@ def merge_output(
     # The cache keeps the request as text; the output echoes the input's type, which we wrote as STRING.
     request = "to_json_string(request)" if schema.get("request") == "JSON" else "request"
     processed = "processed_time" if "processed_time" in schema else "current_timestamp()"
-    key = output_key_sql(schema, "request")
-    if sent:
-        sent_rows = f"select request_hash, any_value(request) as request from `{sent}` group by request_hash"
-        matched = "sent.request_hash is not null"
-        cached_request = "coalesce(sent.request, output.request)"
-        sent_join = f"left join ({sent_rows}) as sent on output.request_hash = sent.request_hash"
-    else:
-        matched, cached_request, sent_join = "output.request_hash is not null", "output.request", ""
-    # One reading of the output for the write and the counts: m__collected (the materialization's
-    # m__collected_judged view reads its columns, _collected_columns). A row without a status counts as answered only
-    # when it has a response: no response, or `{}` (what Vertex writes for a failed row), is a failure, sent again.
-    ctx.sql(
-        f"""
-        create or replace table `{node.collected_table}` {_expiring_in_a_day()} as
-        select
-            output.request_hash,
-            {cached_request} as request,
-            output.response,
-            output.status,
-            output.processed_time,
-            {matched} as matches,
-            output.raw_key
-        from (
-            select
-                {key} as request_hash,
-                {"cast(request_hash as string)" if "request_hash" in schema else "cast(null as string)"} as raw_key,
-                {request} as request,
-                {response} as response,
-                case
-                    when coalesce(status, '') != '' then status
-                    when {response} is null or to_json_string({response}) = '{{}}' then 'empty response'
-                    else ''
-                end as status,
-                cast({processed} as timestamp) as processed_time
-            from `{output}`
-        ) as output
-        {sent_join}
-        """,
-        node=node.unique_id,
-    )
+    # The job's input holds the request sent and the output its request_hash column: the echo is not read at all
+    # (it is most of the output's bytes after the response). Only a row whose key column is empty needs the hash
+    # labels inside the echo (output_key_sql); the output is then read again with the echo (collected_rows).
+    keyed_by_column = bool(sent) and "request_hash" in schema
+    collected_rows(ctx, node, output, schema, response, request, processed, sent, with_echo=not keyed_by_column)
+    counts = _collected_counts(ctx, node, sent, threshold)
+    if keyed_by_column and counts["unkeyed"]:
+        collected_rows(ctx, node, output, schema, response, request, processed, sent, with_echo=True)
+        counts = _collected_counts(ctx, node, sent, threshold)
+    del counts["unkeyed"]
+    written = counts.pop("written")
     judged = judge.judged_source(ctx, node) if judge_answers else None
     # The answers judged once here are not parsed again: judged_at = updated_at (as _mark_unusable_answers writes).
     status = judge.judged_status_sql("source") if judged else "source.status"
@@ -443,29 +425,9 @@ def merge_output(
             **({"judged_at": judged_at} if judged else {}),
         },
         job_name=job_name,
+        source_rows=written,
         **({"prefix": judge.UNUSABLE_STATUS_PREFIX} if judged else {}),
     )
-    # The counts and the shortfall in one reading of the job's rows. Missing: hashes sent without a matching output
-    # row, neither answered nor failed (they stay pending). Tokens: every output row's, matched or not.
-    tokens = ",\n".join(
-        f"sum(safe_cast(json_value(response, '$.usageMetadata.{field}') as int64)) as {name}"
-        for name, field in USAGE_FIELDS
-    )
-    tokens += long_context_sums(threshold)  # of the requests above the model's long-context threshold
-    sent_count = f"(select count(distinct request_hash) from `{sent}`)" if sent else "cast(null as int64)"
-    rows = ctx.sql(
-        f"""
-        select
-            countif(matches and status = '') as succeeded,
-            countif(matches and status != '') as failed,
-            countif(not matches) as mismatched,
-            {tokens},
-            {sent_count} - count(distinct if(matches, request_hash, null)) as missing
-        from `{node.collected_table}`
-        """,
-        node=node.unique_id,
-    )
-    counts: dict[str, int] = {k: int(v or 0) for k, v in dict(rows[0]).items() if k != "missing" or sent}
     if counts.get("mismatched"):
         samples = ctx.sql(
             f"""
@@ -485,6 +447,89 @@ def merge_output(
     return counts
 
 
+def collected_rows(
+    ctx: BatchContext,
+    node: BatchNode,
+    output: str,
+    schema: dict[str, str],
+    response: str,
+    request: str,
+    processed: str,
+    sent: str | None,
+    with_echo: bool,
+) -> None:
+    """Read the job's output once into m__collected (the materialization's m__collected_judged view reads its
+    columns, _collected_columns), with the usage counts of each row (usage_columns). A row without a status counts
+    as answered only when it has a response: no response, or `{}` (what Vertex writes for a failed row), is a
+    failure, sent again. The request kept is the one sent; Vertex's echo is read only `with_echo`: without `sent`
+    (it is then the request cached) or when some row's key must come from the hash labels inside it."""
+    key = output_key_sql(schema, "request" if with_echo else None)
+    echo = request if with_echo else "cast(null as string)"
+    if sent:
+        sent_rows = f"select request_hash, any_value(request) as request from `{sent}` group by request_hash"
+        matched = "sent.request_hash is not null"
+        cached_request = "coalesce(sent.request, output.request)"
+        sent_join = f"left join ({sent_rows}) as sent on output.request_hash = sent.request_hash"
+    else:
+        matched, cached_request, sent_join = "output.request_hash is not null", "output.request", ""
+    ctx.sql(
+        f"""
+        create or replace table `{node.collected_table}` {_expiring_in_a_day()} as
+        select
+            output.request_hash,
+            {cached_request} as request,
+            output.response,
+            output.status,
+            output.processed_time,
+            {matched} as matches,
+            output.raw_key,
+            {", ".join(name for name, _ in USAGE_FIELDS)}
+        from (
+            select
+                {key} as request_hash,
+                {"cast(request_hash as string)" if "request_hash" in schema else "cast(null as string)"} as raw_key,
+                {echo} as request,
+                {response} as response,
+                case
+                    when coalesce(status, '') != '' then status
+                    when {response} is null or to_json_string({response}) = '{{}}' then 'empty response'
+                    else ''
+                end as status,
+                cast({processed} as timestamp) as processed_time,
+                {usage_columns(response)}
+            from `{output}`
+        ) as output
+        {sent_join}
+        """,
+        node=node.unique_id,
+    )
+
+
+def _collected_counts(ctx: BatchContext, node: BatchNode, sent: str | None, threshold: int | None) -> dict[str, int]:
+    """The job's counts and token sums in one reading of m__collected's narrow columns (never the response). Missing:
+    hashes sent without a matching output row, neither answered nor failed (they stay pending). Tokens: every output
+    row's, matched or not. Written: the hashes the cache write takes (one row per matched hash). Unkeyed: rows
+    whose key column is empty (collected_rows reads the echo for them)."""
+    tokens = ",\n".join(f"sum({name}) as {name}" for name, _ in USAGE_FIELDS)
+    tokens += long_context_sums(threshold)  # of the requests above the model's long-context threshold
+    sent_count = f"(select count(distinct request_hash) from `{sent}`)" if sent else "cast(null as int64)"
+    rows = ctx.sql(
+        f"""
+        select
+            countif(matches and status = '') as succeeded,
+            countif(matches and status != '') as failed,
+            countif(not matches) as mismatched,
+            countif(request_hash is null) as unkeyed,
+            count(distinct if(matches, request_hash, null)) as written,
+            {tokens},
+            {sent_count} - count(distinct if(matches, request_hash, null)) as missing
+        from `{node.collected_table}`
+        """,
+        node=node.unique_id,
+    )
+    return {k: int(v or 0) for k, v in dict(rows[0]).items() if k != "missing" or sent}
+
+
 def write_to_cache(
     ctx: BatchContext,
     node: BatchNode,
@@ -492,10 +537,11 @@ def write_to_cache(
     insert: dict[str, str],
     update: dict[str, str],
     job_name: str,
+    source_rows: int | None = None,
     **params: object,
 ) -> None:
-    """Write a job's rows (`source_sql`: one row per request_hash, alias `source` in the expressions) to m__responses
-    without a statement that bills the whole cache.
+    """Write a job's rows (`source_sql`: one row per request_hash, alias `source` in the expressions; `source_rows`
+    of them when the caller counted them already) to m__responses without a statement that bills the whole cache.
 
     On-demand BigQuery bills a MERGE or UPDATE as the bytes it reads plus the whole target table (or the partitions or
     blocks it touches), an INSERT only as the bytes its query reads
@@ -509,7 +555,8 @@ def write_to_cache(
     already wrote (job_name) never again: exactly once per job, however often it is written.
     """
     responses = node.responses_table
-    source_rows = int(ctx.sql(f"select count(*) as n from ({source_sql})", node=node.unique_id, **params)[0]["n"])
+    if source_rows is None:
+        source_rows = int(ctx.sql(f"select count(*) as n from ({source_sql})", node=node.unique_id, **params)[0]["n"])
     names = ", ".join(insert)
     inserted = ctx.dml(
         f"""
