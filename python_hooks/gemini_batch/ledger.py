@@ -211,6 +211,22 @@ class Ledger:
         )
         return [_entry(row) for row in rows]
 
+    def events_mark(self, responses_table: str, excluding: str, dbt_node: str) -> tuple[int, str]:
+        """How many events the ledger holds for the jobs of one answer cache, and the latest one's time, leaving out
+        the jobs whose input table name contains `excluding`. Events are only ever appended, so a different mark
+        means another job (or an inline answer, whose row the materialization writes after its answers) has moved
+        since the mark was taken."""
+        rows = self._query(
+            f"select count(*) as n, max(updated_at) as latest from {self.sql_table} "
+            "where responses_table = @responses_table and strpos(input_table, @excluding) = 0",
+            [
+                _param("responses_table", responses_table),
+                bigquery.ScalarQueryParameter("excluding", "STRING", excluding),
+            ],
+            node=dbt_node,
+        )
+        return int(rows[0]["n"]), str(rows[0]["latest"])
+
     def by_input_tables(self, responses_table: str, input_tables: list[str]) -> dict[str, LedgerEntry]:
         """The current state of the jobs of these input tables in one answer cache (input_table -> entry)."""
         rows = self._query(

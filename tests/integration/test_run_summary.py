@@ -8,7 +8,9 @@ import json
 
 import pytest
 
+from gemini_batch.batch.plan import by_state_count_sql, count_requests, count_sql
 from gemini_batch.local.stack import StackInfo
+from gemini_batch.spend.estimate import plan_model
 from gemini_batch.spend.report import report_run
 from tests.integration.demo_project import DemoProject, recording_session, set_emulator_config
 
@@ -89,3 +91,52 @@ def test_an_unchanged_dbt_gemini_batch_run_counts_the_cache_once_in_the_material
         "select count(*) as n, count(distinct request_hash) as h from `{ds}.review_insights__requests`"
     )[0].values()
     assert (summary["requests"], summary["cached"], summary["sent"], summary["pending"]) == (rows, hashes, 0, 0)
+
+
+def test_a_run_that_sends_counts_the_cache_once_and_its_guards_plan_is_the_same_as_counted_apart(
+    demo: DemoProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spend guards' plan takes the submission's count (rows, hashes, answered, new, retries, given up) and
+    measures the re-sent share from the cache's status column: the same figures as counting again, one statement
+    fewer over the hash columns of both tables (benchmarks/bill_model.py, +1% run)."""
+    demo.gb("run", "--select", "+review_insights")
+    # rows answered and new rows: the count that reads the cache for the rows not answered when built only (the
+    # row states) says what the count over every row says
+    demo.append_reviews([f"a review added later, number {i}" for i in range(7)])
+    demo.dbt("seed")
+    demo.dbt("run", "--select", "+review_insights")
+    session, recorder, node = recording_session(demo, monkeypatch)
+    ctx, settings = session.runner.ctx, session.settings(node)
+    params = {"node": node.unique_id, "max_attempts": settings.max_attempts}
+    (by_state,) = ctx.sql(by_state_count_sql(node), **params)
+    (whole,) = ctx.sql(count_sql(node), **params)
+    assert dict(by_state) == dict(whole) and whole["new"] == 7 and whole["answered"] > 0
+
+    path = demo.root / "models" / "demo/batch/review_insights.sql"
+    path.write_text(path.read_text().replace("Classify", "Please classify", 1))  # every answered key re-sent
+    demo.dbt("run", "--select", "review_insights")
+
+    shared = plan_model(ctx, node, settings, None, estimate=False, counts=count_requests(ctx, node, settings))
+    apart = plan_model(ctx, node, settings, None, estimate=False)
+    assert shared.as_dict() == apart.as_dict()
+    # the answers no row uses any more, as they were counted before (a join of the whole cache with the model)
+    unused = demo.rows(
+        "select count(distinct if(requests.request_hash is null, answers.request_hash, null)) as unused, "
+        "count(distinct answers.request_hash) as answered_before "
+        "from `{ds}.review_insights__responses` as answers "
+        "left join `{ds}.review_insights__requests` as requests on requests.request_hash = answers.request_hash "
+        "where answers.status = ''"
+    )[0]
+    assert shared.answered_before == unused["answered_before"] > 0
+    assert (
+        shared.resent_changed == min(shared.new, unused["unused"]) == shared.distinct_requests - 7
+    )  # 7 never answered
+
+    before = len(recorder.bodies)
+    outcome = session.runner.process(node, settings, wait=True)
+    assert outcome.ok and outcome.submitted_requests == shared.new
+    queries = [
+        b["configuration"]["query"]["query"] for b in recorder.bodies[before:] if "query" in b.get("configuration", {})
+    ]
+    counts = [q for q in queries if "count(" in q and node.requests_table in q and node.responses_table in q]
+    assert len(counts) == 1, counts

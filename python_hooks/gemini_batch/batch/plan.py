@@ -27,6 +27,7 @@ PENDING_CONDITION = f"({NEVER_ANSWERED_CONDITION} or {RETRY_CONDITION})"
 # clustering column, so BigQuery reads the requests of those rows only, not of the whole model.
 STATE_COLUMN = "gemini_batch_state"
 MAY_BE_PENDING = f"requests.{STATE_COLUMN} >= 1"
+SETTLED = f"requests.{STATE_COLUMN} = 0"  # answered and judged when built: stays answered
 
 
 def pending_from(node: BatchNode, by_state: bool = False) -> str:
@@ -53,37 +54,88 @@ _counted: dict[tuple[str, str, str], RequestCounts] = {}
 
 
 def count_requests(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> RequestCounts:
-    """Rows, request hashes, pending hashes and hashes given up, in one statement (it reads only the hash, status and
-    attempts columns). m__responses holds one row per hash, so the join keeps m__requests' rows. The count the
-    materialization handed over in this invocation (nothing pending) is used instead of a statement."""
+    """Rows, request hashes, pending hashes and hashes given up (and answered, new, retries due: the spend guards'
+    plan), in one statement (it reads only the hash, status and attempts columns). m__responses holds one row per
+    hash, so the join keeps m__requests' rows. The count the materialization handed over in this invocation (nothing
+    pending) is used instead of a statement."""
     published = take_published(
         node.unique_id, ctx.invocation_id, node.requests_table, node.responses_table, settings.max_attempts
     )
     if published is not None:
         _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = published
         return published
-    rows = ctx.sql(
-        f"""
-        select
-            count(*) as n,
-            count(distinct requests.request_hash) as hashes,
-            count(distinct if({PENDING_CONDITION}, requests.request_hash, null)) as pending,
-            count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as exhausted
-        from `{node.requests_table}` as requests
-        left join `{node.responses_table}` as responses
-            on requests.request_hash = responses.request_hash
-        """,
-        node=node.unique_id,
-        max_attempts=settings.max_attempts,
-    )
+    by_state = not settings.incremental_requests and has_row_states(ctx, node)
+    rows = ctx.sql(by_state_count_sql(node) if by_state else count_sql(node), node=node.unique_id,
+                   max_attempts=settings.max_attempts)  # fmt: skip
     counts = RequestCounts(
         rows=int(rows[0]["n"]),
         hashes=int(rows[0]["hashes"]),
         pending=int(rows[0]["pending"]),
         exhausted=int(rows[0]["exhausted"]),
+        answered=int(rows[0]["answered"]),
+        new=int(rows[0]["new"]),
+        retries_due=int(rows[0]["retries_due"]),
     )
     _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = counts
     return counts
+
+
+# What count_requests counts of the hashes it reads against the cache (alias `requests` and `responses`).
+_LIVE_COUNTS = f"""
+            count(distinct if({PENDING_CONDITION}, requests.request_hash, null)) as pending,
+            count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as exhausted,
+            count(distinct if(responses.status = '', requests.request_hash, null)) as answered,
+            count(distinct if({NEVER_ANSWERED_CONDITION}, requests.request_hash, null)) as new,
+            count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as retries_due"""
+
+
+def count_sql(node: BatchNode) -> str:
+    """count_requests' statement over every row of m__requests."""
+    return f"""
+        select
+            count(*) as n,
+            count(distinct requests.request_hash) as hashes,{_LIVE_COUNTS}
+        from `{node.requests_table}` as requests
+        left join `{node.responses_table}` as responses
+            on requests.request_hash = responses.request_hash
+        """
+
+
+def by_state_count_sql(node: BatchNode) -> str:
+    """count_requests' statement when m__requests has the row states of its build (has_row_states) and was built
+    whole (not incremental_requests, whose kept rows keep an earlier build's gemini_batch_first): the rows answered
+    and judged then (state 0, which stay answered) are counted from the small state columns, and only the others
+    (`>= 1`, a constant filter on the clustering column) have their hashes read against the cache. The same figures
+    as count_sql: a hash's rows all have its state, so the two sets of hashes are disjoint."""
+    return f"""
+        with
+
+        settled as (
+            select
+                count(*) as n,
+                countif(requests.gemini_batch_first) as hashes,
+                countif(requests.gemini_batch_first and {SETTLED}) as answered
+            from `{node.requests_table}` as requests
+        ),
+
+        live as (
+            select{_LIVE_COUNTS}
+            from `{node.requests_table}` as requests
+            left join `{node.responses_table}` as responses
+                on requests.request_hash = responses.request_hash
+            where {MAY_BE_PENDING}
+        )
+
+        select
+            settled.n,
+            settled.hashes,
+            live.pending,
+            live.exhausted,
+            settled.answered + live.answered as answered,
+            live.new,
+            live.retries_due
+        from settled cross join live
+        """
 
 
 def pending_counts(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> tuple[int, int]:

@@ -103,7 +103,8 @@ def file_uris_sql(pending_table: str, mode: str) -> str:
 
     Requests are JSON text: contents[].parts[].fileData.fileUri (file_data.file_uri in snake_case requests, which
     Vertex accepts too). The materialization's check has already stopped rows whose contents or parts are not lists.
-    Only rows whose text names a fileUri/file_uri key are parsed (a key written with \\u escapes is not checked).
+    Only rows whose text names a fileUri/file_uri key are read and parsed (a key written with \\u escapes is not
+    checked).
     """
     limit = f"\n        limit {FILE_URI_SAMPLE:d}" if mode == "sample" else ""
     return f"""
@@ -112,10 +113,11 @@ def file_uris_sql(pending_table: str, mode: str) -> str:
             select distinct
                 coalesce(json_value(part, '$.fileData.fileUri'), json_value(part, '$.file_data.file_uri')) as uri
             from (
-                select pending.request
+                -- file_request: the request of a row whose text names a fileUri/file_uri key, else NULL
+                -- (write_pending): rows without a file part (most of a text model's) are neither read nor parsed
+                select pending.file_request as request
                 from `{pending_table}` as pending
-                -- a plain text scan first: rows without a file part (most of a text model's) are never parsed
-                where strpos(pending.request, 'fileUri') > 0 or strpos(pending.request, 'file_uri') > 0
+                where pending.file_request is not null
             ) as pending
             cross join unnest(json_query_array(pending.request, '$.contents')) as content
             cross join unnest(json_query_array(content, '$.parts')) as part

@@ -23,6 +23,11 @@ class RequestCounts:
     hashes: int  # distinct request_hash: identical rows are one request
     pending: int
     exhausted: int  # given up after max_attempts failures
+    # the hook's own count also splits the hashes as the spend guards' plan does (spend/estimate.py plan_model, which
+    # then does not count them again); None in a count the materialization handed over
+    answered: int | None = None
+    new: int | None = None
+    retries_due: int | None = None
 
 
 # The start of _publish_counts' log line (the macro _published_counts_prefix writes the same text).

@@ -31,7 +31,7 @@ from gemini_batch.batch.common import (
 )
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.lease import Lease, prove
-from gemini_batch.batch.plan import PENDING_CONDITION, has_row_states, pending_counts, pending_from
+from gemini_batch.batch.plan import PENDING_CONDITION, count_requests, has_row_states, pending_from
 from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, LedgerEntry
@@ -78,6 +78,8 @@ class ChunkPlan:
     sizes: dict[int, int]  # bucket -> pending hashes in it (empty buckets are left out)
     queued: list[int] = field(default_factory=list)  # buckets not submitted yet, in order
     by_state: bool = False  # m__requests has gemini_batch_state: the pending selection prunes answered rows
+    # the ledger's events of the cache's other jobs before the pending rows were selected (Ledger.events_mark)
+    ledger_mark: tuple[int, str] | None = None
 
     @property
     def pending(self) -> int:
@@ -108,7 +110,8 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     # that only AI.GENERATE answers, so there the location matters only when a batch job would be created
     if settings.answer_with == "batch":
         check_location(ctx, node, settings)
-    pending, exhausted = pending_counts(ctx, node, settings)
+    counts = count_requests(ctx, node, settings)
+    pending, exhausted = counts.pending, counts.exhausted
     outcome.exhausted = exhausted
     if exhausted:
         ctx.progress.say(
@@ -121,11 +124,11 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     if settings.answer_with != "batch":
         check_location(ctx, node, settings)
     check_bucket_location(ctx, node, settings)  # transport gcs: the bucket is where the dataset is, before any export
-    spend_guards.guard_before_submit(ctx, node, settings)  # spend guards: raise before any table or job
+    spend_guards.guard_before_submit(ctx, node, settings, counts)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     by_state = has_row_states(ctx, node)
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
-    # One bucket holds every pending hash, which pending_counts just counted: no query needed. (submit_chunk counts
+    # One bucket holds every pending hash, which count_requests just counted: no query needed. (submit_chunk counts
     # the rows it wrote again, so rows added meanwhile cannot make a job over the limit.)
     sizes: dict[int, int] | None = {0: pending} if n_buckets == 1 and not by_bytes else None
     while sizes is None:
@@ -169,6 +172,8 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         queued=sorted(sizes),
         by_state=by_state,
     )
+    # taken before the selection: an event between the two only costs a check (submit_chunk), never a miss
+    plan.ledger_mark = ctx.ledger.events_mark(node.responses_table, plan.prefix, node.unique_id)
     write_pending(ctx, node, settings, plan)
     try:
         check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist
@@ -191,14 +196,45 @@ def write_pending(ctx: BatchContext, node: BatchNode, settings: BatchSettings, p
         create table `{plan.pending_table}`
         cluster by bucket
         {_expiring(INPUT_TABLE_DAYS)} as
-        select requests.request_hash, any_value(requests.request) as request, {BUCKET_SQL} as bucket
-        {pending_from(node, plan.by_state)}
-        group by requests.request_hash
+        select
+            request_hash,
+            request,
+            bucket,
+            -- the request again only when its text names a file: check_file_uris reads this column, which holds
+            -- NULL (0 bytes billed) for every request without one, and never the requests of a text-only model
+            if(strpos(request, 'fileUri') > 0 or strpos(request, 'file_uri') > 0, request, null) as file_request
+        from (
+            select requests.request_hash, any_value(requests.request) as request, {BUCKET_SQL} as bucket
+            {pending_from(node, plan.by_state)}
+            group by requests.request_hash
+        )
         """,
         node=node.unique_id,
         n_buckets=plan.n_buckets,
         max_attempts=settings.max_attempts,
     )
+
+
+def answered_since_plan(ctx: BatchContext, node: BatchNode, plan: ChunkPlan) -> str:
+    """A condition leaving out of a chunk the hashes answered since the pending rows were selected, or nothing when
+    none can have been.
+
+    Only a job's merge or an inline answer takes a hash out of the pending set, and each leaves an event in the
+    ledger. The plan is made under the submit lease with no other job of the cache in flight (the flight adopts
+    those instead), and this submission's own jobs hold other buckets: when the ledger has no new event for the
+    cache's other jobs (Ledger.events_mark), the pending rows are still pending and the check, which reads the
+    cache's hash, status and attempts columns in full, is not run. Otherwise it leaves out what was answered."""
+    if (
+        plan.ledger_mark is not None
+        and ctx.ledger.events_mark(node.responses_table, plan.prefix, node.unique_id) == plan.ledger_mark
+    ):
+        return ""
+    return f"""
+            and pending.request_hash not in (
+                select responses.request_hash
+                from `{node.responses_table}` as responses
+                where responses.request_hash is not null and not {PENDING_CONDITION}
+            )"""
 
 
 def submit_chunk(
@@ -216,26 +252,21 @@ def submit_chunk(
     bucket = plan.queued.pop(0)
     input_table = f"{plan.prefix}_{bucket:03d}"
     # The bucket is a constant in the SQL text, not a parameter: only a constant filter on the clustering column
-    # prunes the pending table's blocks (cloud.google.com/bigquery/docs/querying-clustered-tables). A hash another
-    # run answered since the plan is left out (the cache's hash and status columns only).
+    # prunes the pending table's blocks (cloud.google.com/bigquery/docs/querying-clustered-tables).
     ctx.sql(
         f"""
         create table `{input_table}` {_expiring(INPUT_TABLE_DAYS)} as
         select pending.request_hash, pending.request
         from `{plan.pending_table}` as pending
-        where pending.bucket = {bucket:d}
-            and pending.request_hash not in (
-                select responses.request_hash
-                from `{node.responses_table}` as responses
-                where responses.request_hash is not null and not {PENDING_CONDITION}
-            )
+        where pending.bucket = {bucket:d}{answered_since_plan(ctx, node, plan)}
         """,
         node=node.unique_id,
         max_attempts=settings.max_attempts,
     )
     if not plan.queued:  # every bucket is written: the pending rows are not needed any more
         ctx.bq.delete_table(plan.pending_table, not_found_ok=True)
-    count = int(ctx.sql(f"select count(*) as n from `{input_table}`", node=node.unique_id)[0]["n"])
+    # the table's row count is metadata (free); a query would read its hashes
+    count = int(ctx.bq.get_table(input_table).num_rows or 0)
     if count > settings.max_requests_per_job:  # cannot happen unless rows were added since the plan; never send it
         ctx.bq.delete_table(input_table, not_found_ok=True)
         raise BatchError(

@@ -39,6 +39,7 @@ from gemini_batch.batch.plan import (
     PENDING_CONDITION,
     RETRY_CONDITION,
 )
+from gemini_batch.batch.published_counts import RequestCounts
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.prices import estimate_cost, normalize_model, price_for
 from gemini_batch.settings import BatchSettings
@@ -118,10 +119,13 @@ def plan_model(
     counter: aiplatform_v1.LlmUtilityServiceClient | None,
     compiled_sql: str | None = None,
     estimate: bool = True,
+    counts: RequestCounts | None = None,
 ) -> ModelPlan:
     """The plan of one model: from its compiled SQL (plan command) or from m__requests as built (hook).
 
-    estimate=False leaves out tokens and cost (the hook when no cost guard is set: fewer queries per model)."""
+    estimate=False leaves out tokens and cost (the hook when no cost guard is set: fewer queries per model).
+    counts: the hook's count of m__requests against the cache made just before (batch/plan.py count_requests), taken
+    instead of a second count of the same hashes (each reads the hash columns of both tables)."""
     # A FROM item: the table itself (bqemulator cannot bind a project-qualified table inside a derived table), or the
     # compiled model as a derived table.
     source = f"`{node.requests_table}`"
@@ -136,24 +140,11 @@ def plan_model(
     )
     plan = ModelPlan(model=node.name, gemini_model=settings.gemini_model)
     params = {"max_attempts": settings.max_attempts, "default_max_output": DEFAULT_MAX_OUTPUT_TOKENS}
-    counts = ctx.sql(
-        f"""
-        select
-            count(*) as rows_in_model,
-            count(distinct requests.request_hash) as distinct_requests,
-            count(distinct if(responses.status = '', requests.request_hash, null)) as answered,
-            count(distinct if({NEVER_ANSWERED_CONDITION}, requests.request_hash, null)) as new,
-            count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as retries_due,
-            count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as given_up
-        from {source} as requests
-        left join {responses} as responses on requests.request_hash = responses.request_hash
-        """,
-        node=node.unique_id,
-        max_attempts=settings.max_attempts,
-    )[0]
-    plan.rows, plan.distinct_requests = int(counts["rows_in_model"]), int(counts["distinct_requests"])
-    plan.answered, plan.new = int(counts["answered"]), int(counts["new"])
-    plan.retries_due, plan.given_up = int(counts["retries_due"]), int(counts["given_up"])
+    if counts is not None and compiled_sql is None and counts.answered is not None:
+        plan.rows, plan.distinct_requests, plan.given_up = counts.rows, counts.hashes, counts.exhausted
+        plan.answered, plan.new, plan.retries_due = counts.answered, counts.new or 0, counts.retries_due or 0
+    else:
+        _count(ctx, node, settings, plan, source, responses)
     if has_answers:
         _resent(ctx, node, settings, plan, source, compiled_sql is not None)
     pending = f"""
@@ -191,6 +182,31 @@ def plan_model(
     else:
         plan.estimated_cost_usd = plan.estimated_cost_low_usd = plan.estimated_cost_ceiling_usd = 0.0
     return plan
+
+
+def _count(
+    ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ModelPlan, source: str, responses: str
+) -> None:
+    """Rows, distinct requests, answered, new, retries due and given up of `source` against the cache, in one
+    statement."""
+    counts = ctx.sql(
+        f"""
+        select
+            count(*) as rows_in_model,
+            count(distinct requests.request_hash) as distinct_requests,
+            count(distinct if(responses.status = '', requests.request_hash, null)) as answered,
+            count(distinct if({NEVER_ANSWERED_CONDITION}, requests.request_hash, null)) as new,
+            count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as retries_due,
+            count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as given_up
+        from {source} as requests
+        left join {responses} as responses on requests.request_hash = responses.request_hash
+        """,
+        node=node.unique_id,
+        max_attempts=settings.max_attempts,
+    )[0]
+    plan.rows, plan.distinct_requests = int(counts["rows_in_model"]), int(counts["distinct_requests"])
+    plan.answered, plan.new = int(counts["answered"]), int(counts["new"])
+    plan.retries_due, plan.given_up = int(counts["retries_due"]), int(counts["given_up"])
 
 
 def key_columns(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> list[str]:
@@ -232,21 +248,14 @@ def _resent(
             node=node.unique_id,
         )[0]
     else:
-        # Answers no row uses any more; capped at `new` in Python: bqemulator (1.4) cannot bind the tables of a join
-        # when a query parameter sits next to an aggregate, e.g. least(@new, count(...)) ("Catalog ... does not exist").
-        unused = ctx.sql(
-            f"""
-            select
-                count(distinct if(requests.request_hash is null, answers.request_hash, null)) as unused,
-                count(distinct answers.request_hash) as answered_before
-            from `{node.responses_table}` as answers
-            left join {source} as requests on requests.request_hash = answers.request_hash
-            where answers.status = ''
-            """,
-            node=node.unique_id,
-        )[0]
-        plan.resent_changed = min(plan.new, int(unused["unused"] or 0))
-        plan.answered_before = int(unused["answered_before"] or 0)
+        # Answers no row uses any more = the cache's answers - those the model's rows use (plan.answered, counted
+        # already): the cache holds one row per request_hash (collect.write_to_cache inserts only hashes it lacks),
+        # so only its status column is read, never the hash columns of the cache and the model again. Capped at `new`.
+        answered = ctx.sql(
+            f"select countif(status = '') as answered from `{node.responses_table}`", node=node.unique_id
+        )[0]["answered"]
+        plan.answered_before = int(answered or 0)
+        plan.resent_changed = min(plan.new, max(0, plan.answered_before - plan.answered))
         return
     plan.resent_changed, plan.answered_before = int(row["resent"] or 0), int(row["answered_before"] or 0)
 

@@ -15,6 +15,7 @@ import os
 
 from gemini_batch.batch.common import BatchError, NodeOutcome
 from gemini_batch.batch.context import BatchContext
+from gemini_batch.batch.published_counts import RequestCounts
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.progress import Progress
 from gemini_batch.settings import BatchSettings
@@ -101,16 +102,19 @@ def error_ratio_problem(model: str, settings: BatchSettings, failed: int, proces
     return None
 
 
-def guard_before_submit(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> ModelPlan:
+def guard_before_submit(
+    ctx: BatchContext, node: BatchNode, settings: BatchSettings, counts: RequestCounts | None = None
+) -> ModelPlan:
     """The hook's plan of a model whose m__requests was just built, checked against its guards; remembered for the
-    end-of-run report. Raises GuardError when a guard trips."""
+    end-of-run report. Raises GuardError when a guard trips. `counts`: the submission's count of the same hashes,
+    made just before (batch/plan.py count_requests), which the plan takes instead of counting again."""
     from gemini_batch.spend.estimate import plan_model
     from gemini_batch.spend.report import remember_plan
 
     factory = getattr(ctx, "token_counter", None)  # set by Session: a LlmUtilityServiceClient per settings
     needs_tokens = settings.max_estimated_cost_usd is not None
     counter = factory(settings) if factory and needs_tokens else None
-    plan = plan_model(ctx, node, settings, counter, estimate=needs_tokens)
+    plan = plan_model(ctx, node, settings, counter, estimate=needs_tokens, counts=counts)
     remember_plan(ctx.invocation_id, plan)
     check_before_submit(plan, settings, ctx.progress)
     return plan
