@@ -61,6 +61,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import traverse_scope
 
 from counting_proxy import CountingProxy
+from gemini_batch.batch.collect import USAGE_FIELDS
 from gemini_batch.local.clients import local_bigquery_client
 from gemini_batch.local.stack import LocalStack, StackConfig
 from pipeline_throughput import DATASET, MODEL, model_sql, repo_root, run_checked, write_project
@@ -345,12 +346,14 @@ def measure(client: bigquery.Client, dataset: str) -> dict[str, dict[str, float]
             "failed_jobs": 8,
         },
         "history": {"row_key": 2 + his["row_key"], "request_hash": hash_, "answered_at": 8},
-        "pending": {"request_hash": hash_, "request": request, "bucket": 8},
+        # file_request: NULL (0 bytes) for a request naming no fileUri, as every one of the benchmark's
+        "pending": {"request_hash": hash_, "request": request, "bucket": 8, "file_request": 0},
         "input": {"request_hash": hash_, "request": request},
         "output": {"request_hash": hash_, "request": request, "response": response, "status": status,
                    "processed_time": 8},
         "collected": {"request_hash": hash_, "request": request, "response": response, "status": status,
-                      "processed_time": 8, "matches": 1},
+                      "processed_time": 8, "matches": 1, "raw_key": hash_,
+                      **{name: 8 for name, _ in USAGE_FIELDS}},
         "judged": {"request_hash": hash_, "request": request, "response": response, "status": status,
                    "processed_time": 8, "matches": 1, "output_state": 0},
         "model_view": {"id": 8, "request": request, "request_hash": hash_, "response": response, "status": status,
