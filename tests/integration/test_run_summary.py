@@ -109,7 +109,7 @@ def test_a_run_that_sends_counts_the_cache_once_and_its_guards_plan_is_the_same_
     ctx, settings = session.runner.ctx, session.settings(node)
     params = {"node": node.unique_id, "max_attempts": settings.max_attempts}
     (by_state,) = ctx.sql(by_state_count_sql(node), **params)
-    (whole,) = ctx.sql(count_sql(node), **params)
+    (whole,) = ctx.sql(count_sql(f"`{node.requests_table}`", f"`{node.responses_table}`"), **params)
     assert dict(by_state) == dict(whole) and whole["new"] == 7 and whole["answered"] > 0
 
     path = demo.root / "models" / "demo/batch/review_insights.sql"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.cloud import bigquery
+
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.published_counts import RequestCounts, take_published
 from gemini_batch.dbt_project import BatchNode
@@ -65,19 +67,23 @@ def count_requests(ctx: BatchContext, node: BatchNode, settings: BatchSettings) 
         _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = published
         return published
     by_state = not settings.incremental_requests and has_row_states(ctx, node)
-    rows = ctx.sql(by_state_count_sql(node) if by_state else count_sql(node), node=node.unique_id,
-                   max_attempts=settings.max_attempts)  # fmt: skip
-    counts = RequestCounts(
-        rows=int(rows[0]["n"]),
-        hashes=int(rows[0]["hashes"]),
-        pending=int(rows[0]["pending"]),
-        exhausted=int(rows[0]["exhausted"]),
-        answered=int(rows[0]["answered"]),
-        new=int(rows[0]["new"]),
-        retries_due=int(rows[0]["retries_due"]),
-    )
+    sql = by_state_count_sql(node) if by_state else count_sql(f"`{node.requests_table}`", f"`{node.responses_table}`")
+    counts = request_counts(ctx.sql(sql, node=node.unique_id, max_attempts=settings.max_attempts)[0])
     _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = counts
     return counts
+
+
+def request_counts(row: bigquery.Row) -> RequestCounts:
+    """RequestCounts from a row of count_sql or by_state_count_sql."""
+    return RequestCounts(
+        rows=int(row["n"]),
+        hashes=int(row["hashes"]),
+        pending=int(row["pending"]),
+        exhausted=int(row["exhausted"]),
+        answered=int(row["answered"]),
+        new=int(row["new"]),
+        retries_due=int(row["retries_due"]),
+    )
 
 
 # What count_requests counts of the hashes it reads against the cache (alias `requests` and `responses`).
@@ -89,14 +95,15 @@ _LIVE_COUNTS = f"""
             count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as retries_due"""
 
 
-def count_sql(node: BatchNode) -> str:
-    """count_requests' statement over every row of m__requests."""
+def count_sql(requests: str, responses: str) -> str:
+    """The count of every row of `requests` against the cache `responses` (FROM items: m__requests and m__responses,
+    or the plan command's compiled model and an empty cache): count_requests' statement, and the plan's."""
     return f"""
         select
             count(*) as n,
             count(distinct requests.request_hash) as hashes,{_LIVE_COUNTS}
-        from `{node.requests_table}` as requests
-        left join `{node.responses_table}` as responses
+        from {requests} as requests
+        left join {responses} as responses
             on requests.request_hash = responses.request_hash
         """
 

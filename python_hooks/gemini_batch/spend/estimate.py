@@ -33,12 +33,7 @@ from google.api_core import exceptions as gexc
 from google.cloud import aiplatform_v1
 
 from gemini_batch.batch.context import BatchContext
-from gemini_batch.batch.plan import (
-    EXHAUSTED_CONDITION,
-    NEVER_ANSWERED_CONDITION,
-    PENDING_CONDITION,
-    RETRY_CONDITION,
-)
+from gemini_batch.batch.plan import PENDING_CONDITION, count_sql, request_counts
 from gemini_batch.batch.published_counts import RequestCounts
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.prices import estimate_cost, normalize_model, price_for
@@ -140,11 +135,13 @@ def plan_model(
     )
     plan = ModelPlan(model=node.name, gemini_model=settings.gemini_model)
     params = {"max_attempts": settings.max_attempts, "default_max_output": DEFAULT_MAX_OUTPUT_TOKENS}
-    if counts is not None and compiled_sql is None and counts.answered is not None:
-        plan.rows, plan.distinct_requests, plan.given_up = counts.rows, counts.hashes, counts.exhausted
-        plan.answered, plan.new, plan.retries_due = counts.answered, counts.new or 0, counts.retries_due or 0
-    else:
-        _count(ctx, node, settings, plan, source, responses)
+    # counted here for the plan command's compiled model, or without the hook's own count (one the materialization
+    # handed over has no answered/new/retries split)
+    if counts is None or compiled_sql is not None or counts.answered is None:
+        row = ctx.sql(count_sql(source, responses), node=node.unique_id, max_attempts=settings.max_attempts)[0]
+        counts = request_counts(row)
+    plan.rows, plan.distinct_requests, plan.given_up = counts.rows, counts.hashes, counts.exhausted
+    plan.answered, plan.new, plan.retries_due = counts.answered or 0, counts.new or 0, counts.retries_due or 0
     if has_answers:
         _resent(ctx, node, settings, plan, source, compiled_sql is not None)
     pending = f"""
@@ -182,31 +179,6 @@ def plan_model(
     else:
         plan.estimated_cost_usd = plan.estimated_cost_low_usd = plan.estimated_cost_ceiling_usd = 0.0
     return plan
-
-
-def _count(
-    ctx: BatchContext, node: BatchNode, settings: BatchSettings, plan: ModelPlan, source: str, responses: str
-) -> None:
-    """Rows, distinct requests, answered, new, retries due and given up of `source` against the cache, in one
-    statement."""
-    counts = ctx.sql(
-        f"""
-        select
-            count(*) as rows_in_model,
-            count(distinct requests.request_hash) as distinct_requests,
-            count(distinct if(responses.status = '', requests.request_hash, null)) as answered,
-            count(distinct if({NEVER_ANSWERED_CONDITION}, requests.request_hash, null)) as new,
-            count(distinct if({RETRY_CONDITION}, requests.request_hash, null)) as retries_due,
-            count(distinct if({EXHAUSTED_CONDITION}, requests.request_hash, null)) as given_up
-        from {source} as requests
-        left join {responses} as responses on requests.request_hash = responses.request_hash
-        """,
-        node=node.unique_id,
-        max_attempts=settings.max_attempts,
-    )[0]
-    plan.rows, plan.distinct_requests = int(counts["rows_in_model"]), int(counts["distinct_requests"])
-    plan.answered, plan.new = int(counts["answered"]), int(counts["new"])
-    plan.retries_due, plan.given_up = int(counts["retries_due"]), int(counts["given_up"])
 
 
 def key_columns(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> list[str]:
