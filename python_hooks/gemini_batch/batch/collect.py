@@ -364,27 +364,14 @@ def merge_output(
     ledger's "collected" event, counts no attempt twice.
     """
     schema = {f.name: f.field_type.upper() for f in ctx.bq.get_table(output).schema}
-    # Vertex documents `response` as JSON; read a STRING one too rather than trust an unverified detail. 'round': the
-    # default 'exact' mode turns a number that does not round-trip through a double (a long avgLogprobs, an integer
-    # above 2^53) into an error, which SAFE. makes NULL: the answer would be lost (zetasql json_value.cc).
-    # A failed JSONL line has no `response` at all (Google's Cloud Storage page), which loads as NULL.
-    if "response" not in schema:
-        response = "cast(null as json)"
-    elif schema["response"] == "JSON":
-        response = "response"
-    else:
-        response = "safe.parse_json(response, wide_number_mode => 'round')"
-    # The cache keeps the request as text; the output echoes the input's type, which we wrote as STRING.
-    request = "to_json_string(request)" if schema.get("request") == "JSON" else "request"
-    processed = "processed_time" if "processed_time" in schema else "current_timestamp()"
     # The job's input holds the request sent and the output its request_hash column: the echo is not read at all
     # (it is most of the output's bytes after the response). Only a row whose key column is empty needs the hash
     # labels inside the echo (output_key_sql); the output is then read again with the echo (collected_rows).
     keyed_by_column = bool(sent) and "request_hash" in schema
-    collected_rows(ctx, node, output, schema, response, request, processed, sent, with_echo=not keyed_by_column)
+    collected_rows(ctx, node, output, schema, sent, with_echo=not keyed_by_column)
     counts = _collected_counts(ctx, node, sent, threshold)
     if keyed_by_column and counts["unkeyed"]:
-        collected_rows(ctx, node, output, schema, response, request, processed, sent, with_echo=True)
+        collected_rows(ctx, node, output, schema, sent, with_echo=True)
         counts = _collected_counts(ctx, node, sent, threshold)
     del counts["unkeyed"]
     written = counts.pop("written")
@@ -452,17 +439,28 @@ def collected_rows(
     node: BatchNode,
     output: str,
     schema: dict[str, str],
-    response: str,
-    request: str,
-    processed: str,
     sent: str | None,
     with_echo: bool,
 ) -> None:
-    """Read the job's output once into m__collected (the materialization's m__collected_judged view reads its
-    columns, _collected_columns), with the usage counts of each row (usage_columns). A row without a status counts
-    as answered only when it has a response: no response, or `{}` (what Vertex writes for a failed row), is a
-    failure, sent again. The request kept is the one sent; Vertex's echo is read only `with_echo`: without `sent`
-    (it is then the request cached) or when some row's key must come from the hash labels inside it."""
+    """Read the job's output (`schema`: its column types) once into m__collected (the materialization's
+    m__collected_judged view reads its columns, _collected_columns), with the usage counts of each row
+    (usage_columns). A row without a status counts as answered only when it has a response: no response, or `{}`
+    (what Vertex writes for a failed row), is a failure, sent again. The request kept is the one sent; Vertex's echo
+    is read only `with_echo`: without `sent` (it is then the request cached) or when some row's key must come from
+    the hash labels inside it."""
+    # Vertex documents `response` as JSON; read a STRING one too rather than trust an unverified detail. 'round': the
+    # default 'exact' mode turns a number that does not round-trip through a double (a long avgLogprobs, an integer
+    # above 2^53) into an error, which SAFE. makes NULL: the answer would be lost (zetasql json_value.cc).
+    # A failed JSONL line has no `response` at all (Google's Cloud Storage page), which loads as NULL.
+    if "response" not in schema:
+        response = "cast(null as json)"
+    elif schema["response"] == "JSON":
+        response = "response"
+    else:
+        response = "safe.parse_json(response, wide_number_mode => 'round')"
+    # The cache keeps the request as text; the output echoes the input's type, which we wrote as STRING.
+    request = "to_json_string(request)" if schema.get("request") == "JSON" else "request"
+    processed = "processed_time" if "processed_time" in schema else "current_timestamp()"
     key = output_key_sql(schema, "request" if with_echo else None)
     echo = request if with_echo else "cast(null as string)"
     if sent:
@@ -522,12 +520,16 @@ def _collected_counts(ctx: BatchContext, node: BatchNode, sent: str | None, thre
             countif(request_hash is null) as unkeyed,
             count(distinct if(matches, request_hash, null)) as written,
             {tokens},
-            {sent_count} - count(distinct if(matches, request_hash, null)) as missing
+            {sent_count} as sent
         from `{node.collected_table}`
         """,
         node=node.unique_id,
     )
-    return {k: int(v or 0) for k, v in dict(rows[0]).items() if k != "missing" or sent}
+    counts = {k: int(v or 0) for k, v in dict(rows[0]).items()}
+    sent_hashes = counts.pop("sent")
+    if sent:
+        counts["missing"] = sent_hashes - counts["written"]
+    return counts
 
 
 def write_to_cache(
