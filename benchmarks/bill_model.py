@@ -62,6 +62,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from counting_proxy import CountingProxy
 from gemini_batch.batch.collect import USAGE_FIELDS
+from gemini_batch.batch.plan import STATE_COLUMN
 from gemini_batch.local.clients import local_bigquery_client
 from gemini_batch.local.stack import LocalStack, StackConfig
 from pipeline_throughput import DATASET, MODEL, model_sql, repo_root, run_checked, write_project
@@ -84,7 +85,6 @@ FIXED = "fixed_bytes"
 # pruned[table] = CHANGED_ROWS: a constant filter on m__requests' first clustering column gemini_batch_state (the
 # rows' cache state when staged: `>= 1` keeps what may be pending) keeps the run's changed rows' blocks only.
 CHANGED_ROWS = -1
-STATE_COLUMN = "gemini_batch_state"
 SPARSE_SCHEMA = "gemini_batch_response_schema"
 # Tables of the model (alias MODEL) by name, longest pattern first.
 KINDS: list[tuple[re.Pattern[str], str]] = [
