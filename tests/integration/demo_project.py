@@ -32,10 +32,16 @@ class CommandResult:
     output: str
 
 
+# dbt's saved manifest (dbt parses again only the files that differ from it, if the profile and vars are the same)
+PARTIAL_PARSE_FILE = Path("target") / "partial_parse.msgpack"
+
+
 class DemoProject:
-    def __init__(self, root: Path, env: dict[str, str], bq: bigquery.Client, vertex_endpoint: str) -> None:
+    def __init__(
+        self, root: Path, env: dict[str, str], bq: bigquery.Client, vertex_endpoint: str, dataset: str = ""
+    ) -> None:
         self.root = root
-        self.dataset = f"demo_{uuid.uuid4().hex[:8]}"
+        self.dataset = dataset or f"demo_{uuid.uuid4().hex[:8]}"
         self.env = {**env, "GEMINI_BATCH_DATASET": self.dataset, "GEMINI_BATCH_TARGET": "local"}
         self.bq = bq
         self.vertex_endpoint = vertex_endpoint
@@ -54,13 +60,20 @@ class DemoProject:
         project.dbt("deps")
         return project
 
-    def clone(self, dest: Path, env: dict[str, str]) -> DemoProject:
+    def clone(self, dest: Path, env: dict[str, str], dataset: str = "") -> DemoProject:
         """A copy of this (deps installed, seeded) project in a dataset of its own, with this project's seed tables.
 
         The seed tables are copied in BigQuery rather than loaded again by `dbt seed`; the files keep the installed
-        package (dbt_packages links to the repo), so no `dbt deps` either."""
+        package (dbt_packages links to the repo), so no `dbt deps` either. `dataset`: a name used before (dropped
+        and made again, empty), whose profile matches the saved manifest this project parsed for it (parse_for):
+        the copy's first dbt command then parses only the files a test changed, not the whole project."""
         shutil.copytree(self.root, dest, symlinks=True, ignore=shutil.ignore_patterns("target", "logs"))
-        project = type(self)(dest, env, self.bq, self.vertex_endpoint)
+        if (self.root / PARTIAL_PARSE_FILE).exists():
+            (dest / PARTIAL_PARSE_FILE).parent.mkdir()
+            shutil.copyfile(self.root / PARTIAL_PARSE_FILE, dest / PARTIAL_PARSE_FILE)
+        project = type(self)(dest, env, self.bq, self.vertex_endpoint, dataset)
+        if dataset:
+            self.bq.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
         source = f"{self.bq.project}.{self.dataset}"
         dataset = bigquery.Dataset(f"{self.bq.project}.{project.dataset}")
         dataset.location = self.bq.get_dataset(source).location
@@ -70,6 +83,16 @@ class DemoProject:
                 f"create table `{project.table(table.table_id)}` as select * from `{source}.{table.table_id}`"
             ).result()
         return project
+
+    def parse_for(self, dataset: str) -> None:
+        """Save dbt's manifest as a copy in `dataset` would parse it (the dataset is part of the profile, which dbt
+        compares before it parses partially): clone(dataset=...) copies it."""
+        saved = self.env
+        self.env = {**saved, "GEMINI_BATCH_DATASET": dataset}
+        try:
+            self.dbt("parse")
+        finally:
+            self.env = saved
 
     # -- commands ------------------------------------------------------------------------------------------------
     def _run(self, exe: str, *args: str) -> CommandResult:
@@ -178,6 +201,13 @@ def set_emulator_config(vertex_endpoint: str, patch: dict[str, Any]) -> dict[str
     return result
 
 
+def reset_emulator(vertex_endpoint: str) -> None:
+    """The running Vertex emulator forgets every job, once each has stopped (POST /emulator/reset)."""
+    req = urllib.request.Request(f"{vertex_endpoint}/emulator/reset", data=b"{}", method="POST")  # noqa: S310
+    with urllib.request.urlopen(req, timeout=60):  # noqa: S310 - the loopback emulator
+        pass
+
+
 def set_bigquery_faults(bigquery_endpoint: str, rules: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Replace the local BigQuery's fault rules (gemini_batch.local.bigquery_faults); returns them as it holds them,
     with how often each fired. None: only read them."""
@@ -210,13 +240,14 @@ class RecordingSession:
 
 
 def recording_session(
-    demo: DemoProject, monkeypatch: pytest.MonkeyPatch, model: str = "review_insights"
+    demo: DemoProject, monkeypatch: pytest.MonkeyPatch, model: str = "review_insights", invocation_id: str = ""
 ) -> tuple[Session, RecordingSession, BatchNode]:
-    """A hook session on the demo's target (a new invocation id) whose BigQuery client records every request body,
-    and the demo's batch model `model`."""
+    """A hook session on the demo's target (a new invocation id, unless given: a dbt run's, to take what its
+    materialization handed over) whose BigQuery client records every request body, and the demo's batch model
+    `model`."""
     monkeypatch.setenv("GEMINI_BATCH_DATASET", demo.dataset)  # the profile's dataset, as in demo.env
     flags = DbtFlags.from_args(["--project-dir", str(demo.root), "--profiles-dir", str(demo.root)])
-    session = Session.open(flags, invocation_id="inv-" + uuid.uuid4().hex[:8])
+    session = Session.open(flags, invocation_id=invocation_id or "inv-" + uuid.uuid4().hex[:8])
     recorder = RecordingSession(session.runner.bq._http)
     session.runner.bq._http_internal = recorder  # google.cloud.client.Client keeps its session there
     node = next(n for n in session.manifest.nodes.values() if n.name == model)

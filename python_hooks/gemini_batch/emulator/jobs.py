@@ -211,6 +211,17 @@ class JobRunner:
         if event is not None:
             event.set()
 
+    def cancel_all_and_wait(self, timeout: float = 10.0) -> None:
+        """Cancel every job and wait (up to `timeout` in all) for their threads to end, so that none writes an output
+        table or a state after this returns (/emulator/reset: a test then starts from no job at all)."""
+        for event in list(self._cancel.values()):
+            event.set()
+        with self._slots:
+            self._slots.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads.values()):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop all job threads without changing their recorded state (a restart sorts them out)."""
         self._stopping.set()

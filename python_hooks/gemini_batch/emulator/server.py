@@ -82,8 +82,8 @@ class VertexEmulator:
         return config
 
     def reset(self) -> None:
-        for job in self.store.all():
-            self.runner.cancel(job.job_id)
+        """Forget every job: each is cancelled and its thread waited for first, so none writes after the reset."""
+        self.runner.cancel_all_and_wait()
         self.store.clear()
         self.api_faults.reset()
 
