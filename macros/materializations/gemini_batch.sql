@@ -55,6 +55,13 @@
     {%- if cache is not none -%}
         {%- do gemini_batch._add_judged_at_column(cache) -%}
     {%- endif -%}
+    {#- The ledger's mark for the cache, before the staging statement reads it: handed to the hook with the count
+        (_publish_counts) so that it can select the pending rows by their staged state while no answer came since.
+        Only for the hook (`dbt-gemini-batch run|build`) of a batch model built whole: incremental_requests keeps
+        rows of earlier builds, a cascade writes the same cache from its second model, inline answers write it below. -#}
+    {%- set ledger_mark = gemini_batch._ledger_mark(cache) if cache is not none and gemini_batch._hook_active()
+        and settings.answer_with == 'batch' and settings.escalate_to is none and not settings.incremental_requests
+        else none -%}
     {%- set staging_table = gemini_batch._stage_requests(this, sql, gemini_model, settings.escalate_to, cache,
         settings.max_attempts, settings.retry_unusable_answers, settings.unique_key, existing_requests) -%}
     {#- One count of the staged rows' states (two small columns): whether any row needs the check, whether any answer
@@ -136,7 +143,7 @@
     {%- if counts is none or counts.pending > 0 -%}
         {%- do gemini_batch._answer_inline(this, requests_relation, responses_relation, settings, gemini_model) -%}
     {%- endif -%}
-    {%- do gemini_batch._publish_counts(requests_relation, responses_relation, counts) -%}
+    {%- do gemini_batch._publish_counts(requests_relation, responses_relation, counts, ledger_mark) -%}
 
     {#- 4. The model itself: a view joining requests to answers. Only this statement asserts an enforced contract:
            the contract describes the model's relation, not the staging steps. -#}

@@ -211,21 +211,24 @@ class Ledger:
         )
         return [_entry(row) for row in rows]
 
-    def events_mark(self, responses_table: str, excluding: str, dbt_node: str) -> tuple[int, str]:
-        """How many events the ledger holds for the jobs of one answer cache, and the latest one's time, leaving out
-        the jobs whose input table name contains `excluding`. Events are only ever appended, so a different mark
-        means another job (or an inline answer, whose row the materialization writes after its answers) has moved
-        since the mark was taken."""
+    def events_mark(self, responses_table: str, excluding: str | None, dbt_node: str) -> tuple[int, int]:
+        """How many events the ledger holds for the jobs of one answer cache, and the latest one's time (unix
+        microseconds, 0 when none), leaving out the jobs whose input table name contains `excluding` (None: none left
+        out). Events are only ever appended, so a different mark means another job (or an inline answer, whose row
+        the materialization writes after its answers) has moved since the mark was taken. The materialization takes
+        the same mark with the same statement (macros/materializations/gemini_batch/_ledger_mark.sql)."""
+        params: list[Any] = [_param("responses_table", responses_table)]
+        where = "responses_table = @responses_table"
+        if excluding is not None:
+            where += " and strpos(input_table, @excluding) = 0"
+            params.append(bigquery.ScalarQueryParameter("excluding", "STRING", excluding))
         rows = self._query(
-            f"select count(*) as n, max(updated_at) as latest from {self.sql_table} "
-            "where responses_table = @responses_table and strpos(input_table, @excluding) = 0",
-            [
-                _param("responses_table", responses_table),
-                bigquery.ScalarQueryParameter("excluding", "STRING", excluding),
-            ],
+            f"select count(*) as n, coalesce(unix_micros(max(updated_at)), 0) as latest from {self.sql_table} "
+            f"where {where}",
+            params,
             node=dbt_node,
         )
-        return int(rows[0]["n"]), str(rows[0]["latest"])
+        return int(rows[0]["n"]), int(rows[0]["latest"])
 
     def by_input_tables(self, responses_table: str, input_tables: list[str]) -> dict[str, LedgerEntry]:
         """The current state of the jobs of these input tables in one answer cache (input_table -> entry)."""

@@ -40,3 +40,16 @@ def test_macro_and_submit_step_share_one_condition(part: str, python: str) -> No
 def test_a_null_status_is_pending() -> None:
     # a FAILED job leaves its requests with a NULL status: they must be counted and sent again
     assert "responses.status is null" in plan.PENDING_CONDITION
+
+
+STATES_MACRO = Path(__file__).resolve().parents[2] / "macros/materializations/gemini_batch/_create_requests_table.sql"
+
+
+def test_the_pending_states_are_the_materializations_never_answered_and_retry_codes() -> None:
+    """plan.PENDING_STATES selects rows by the codes _state_codes() gives the states the staged count calls pending
+    (_count_staged: new + retry): a renumbering on one side only would send answered rows or skip pending ones."""
+    codes = re.search(r"macro _state_codes\(\) %}\s*\{\{- return\((\{[^}]*\})\)", STATES_MACRO.read_text())
+    assert codes is not None
+    numbers = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", codes.group(1))}
+    assert f"requests.{plan.STATE_COLUMN} in ({numbers['never_answered']}, {numbers['retry']})" == plan.PENDING_STATES
+    assert f"requests.{plan.STATE_COLUMN} = {numbers['answered']}" == plan.SETTLED

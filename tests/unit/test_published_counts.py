@@ -48,11 +48,28 @@ def test_a_count_is_dropped_when_dbt_builds_the_node_again() -> None:
     assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None
 
 
-def test_a_count_with_pending_requests_or_another_max_attempts_is_not_used() -> None:
-    remember_published_counts(line(pending=4))
+def test_a_count_with_pending_requests_but_no_ledger_mark_or_another_max_attempts_is_not_used() -> None:
+    remember_published_counts(line(pending=4, new=3, retry=1))
+    assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None
+    remember_published_counts(line(pending=4, new=3, retry=1, ledger_mark=None))
     assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3) is None
     remember_published_counts(line())
     assert take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 5) is None
+
+
+def test_a_count_with_pending_requests_comes_with_its_ledger_mark_and_the_guards_split() -> None:
+    """Handed over with the ledger's mark taken before the states were read: the hook compares it with the ledger's
+    mark under its lease (plan.count_requests); answered is what is neither new, nor due a retry, nor given up."""
+    remember_published_counts(line(pending=4, new=3, retry=1, ledger_mark=[7, 1765000000123456]))
+    counts = take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3)
+    assert counts is not None and counts.ledger_mark == (7, 1765000000123456)
+    assert (counts.pending, counts.new, counts.retries_due, counts.exhausted, counts.answered) == (4, 3, 1, 1, 5)
+
+
+def test_a_count_with_nothing_pending_carries_no_mark() -> None:
+    remember_published_counts(line(new=0, retry=0, ledger_mark=None))
+    counts = take_published("model.p.m", "inv-1", "p.d.m__requests", "p.d.m__responses", 3)
+    assert counts is not None and counts.ledger_mark is None and counts.answered is None
 
 
 def test_other_and_malformed_lines_are_ignored() -> None:

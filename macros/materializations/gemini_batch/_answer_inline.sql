@@ -224,9 +224,7 @@
             values (source.request_hash, source.request, source.response, source.status,
                 source.processed_time, '{{ job_name }}', 1, current_timestamp())
     {%- endcall -%}
-    {%- set ledger = api.Relation.create(
-        database=var('gemini_batch_ledger_database', target.project),
-        schema=var('gemini_batch_ledger_schema', target.schema), identifier='gemini_batch_jobs') -%}
+    {%- set ledger = gemini_batch._ledger_relation() -%}
     {%- set cache = responses_relation.database ~ '.' ~ responses_relation.schema ~ '.' ~ responses_relation.identifier -%}
     {#- The run's counts and tokens are read here, in the model's location, and written to the ledger as values: a
         ledger in another dataset (location) is never read together with the model's tables in one query. -#}

@@ -70,14 +70,17 @@
     {{ return(env_var('GEMINI_BATCH_HOOK_ACTIVE', '') == '1' or var('gemini_batch_hook_active', false)) }}
 {% endmacro %}
 
-{#- Hands the model's count to the hook of this dbt invocation (`dbt-gemini-batch run|build`), so that an unchanged
-    model is not counted twice: a debug-level log line, which dbt gives to the hook's event callback in the same
-    process (gemini_batch/runner.py reads it; gemini_batch/batch/plan.py count_requests uses it). Only a count with
-    nothing pending is handed over: the hook then sends nothing, and whatever it would send it selects itself from
-    the cache under its lease. A count that no longer holds (counts none) is not handed over, nor is one without
-    the hook. -#}
-{% macro _publish_counts(requests_relation, responses_relation, counts) %}
-    {%- if execute and counts is not none and counts.pending == 0 and gemini_batch._hook_active() -%}
+{#- Hands the model's count to the hook of this dbt invocation (`dbt-gemini-batch run|build`), so that the hook does
+    not count the model again: a debug-level log line, which dbt gives to the hook's event callback in the same
+    process (gemini_batch/runner.py reads it; gemini_batch/batch/plan.py count_requests uses it). A count with
+    nothing pending is handed over as it is: the hook then sends nothing. A count with pending rows only with the
+    ledger's mark taken before the staged states were read (ledger_mark, _ledger_mark): the hook uses it, and selects
+    the rows to send by state, only while the ledger under its submit lease still shows that mark; otherwise it
+    counts and selects against the cache itself. A count that no longer holds (counts none) is not handed over, nor
+    is one without the hook. -#}
+{% macro _publish_counts(requests_relation, responses_relation, counts, ledger_mark=none) %}
+    {%- if execute and counts is not none and (counts.pending == 0 or ledger_mark is not none)
+        and gemini_batch._hook_active() -%}
         {%- set published = {
             'unique_id': model.unique_id,
             'requests_table': requests_relation.database ~ '.' ~ requests_relation.schema ~ '.' ~ requests_relation.identifier,
@@ -87,7 +90,10 @@
             'rows': counts.rows,
             'hashes': counts.hashes,
             'pending': counts.pending,
+            'new': counts.new,
+            'retry': counts.retry,
             'given_up': counts.given_up,
+            'ledger_mark': ledger_mark if counts.pending else none,
         } -%}
         {{ log(gemini_batch._published_counts_prefix() ~ tojson(published)) }}
     {%- endif -%}

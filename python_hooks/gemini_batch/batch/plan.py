@@ -30,11 +30,21 @@ PENDING_CONDITION = f"({NEVER_ANSWERED_CONDITION} or {RETRY_CONDITION})"
 STATE_COLUMN = "gemini_batch_state"
 MAY_BE_PENDING = f"requests.{STATE_COLUMN} >= 1"
 SETTLED = f"requests.{STATE_COLUMN} = 0"  # answered and judged when built: stays answered
+# The states of the rows to send, as _state_codes() numbers them: never answered (2) and failed with attempts left
+# (3). Used alone, without the cache, only while the ledger shows that nothing answered a hash since the states were
+# read (count_requests: a count the materialization handed over with its ledger mark).
+PENDING_STATES = f"requests.{STATE_COLUMN} in (2, 3)"
 
 
-def pending_from(node: BatchNode, by_state: bool = False) -> str:
-    """FROM ... WHERE of the rows to send (needs @max_attempts): the staging of job inputs and the checks read it.
-    by_state: m__requests has gemini_batch_state (has_row_states), whose filter prunes the answered rows."""
+def pending_from(node: BatchNode, by_state: bool = False, states_only: bool = False) -> str:
+    """FROM ... WHERE of the rows to send (needs @max_attempts, but with states_only): the staging of job inputs and
+    the checks read it. by_state: m__requests has gemini_batch_state (has_row_states), whose filter prunes the
+    answered rows. states_only: the rows' states still hold (RequestCounts.ledger_mark): the rows in a pending state,
+    read without the cache (a constant filter on the clustering column: only their blocks are read)."""
+    if states_only:
+        return f"""
+        from `{node.requests_table}` as requests
+        where requests.request_hash is not null and {PENDING_STATES}"""
     state = f" and {MAY_BE_PENDING}" if by_state else ""
     return f"""
         from `{node.requests_table}` as requests
@@ -58,11 +68,20 @@ _counted: dict[tuple[str, str, str], RequestCounts] = {}
 def count_requests(ctx: BatchContext, node: BatchNode, settings: BatchSettings) -> RequestCounts:
     """Rows, request hashes, pending hashes and hashes given up (and answered, new, retries due: the spend guards'
     plan), in one statement (it reads only the hash, status and attempts columns). m__responses holds one row per
-    hash, so the join keeps m__requests' rows. The count the materialization handed over in this invocation (nothing
-    pending) is used instead of a statement."""
+    hash, so the join keeps m__requests' rows. The count the materialization handed over in this invocation is used
+    instead of a statement: with nothing pending, or with pending rows while the ledger still shows the mark it was
+    taken under (then the counts carry that mark, and plan_chunks selects the rows by state: pending_from)."""
     published = take_published(
         node.unique_id, ctx.invocation_id, node.requests_table, node.responses_table, settings.max_attempts
     )
+    # pending rows counted from their staged states: they hold while the ledger shows no event for the cache since
+    # the states were read (the caller holds the submit lease, with no job of the cache in flight)
+    if (
+        published is not None
+        and published.ledger_mark is not None
+        and ctx.ledger.events_mark(node.responses_table, None, node.unique_id) != published.ledger_mark
+    ):
+        published = None
     if published is not None:
         _counted[(ctx.invocation_id, node.requests_table, node.responses_table)] = published
         return published

@@ -78,8 +78,11 @@ class ChunkPlan:
     sizes: dict[int, int]  # bucket -> pending hashes in it (empty buckets are left out)
     queued: list[int] = field(default_factory=list)  # buckets not submitted yet, in order
     by_state: bool = False  # m__requests has gemini_batch_state: the pending selection prunes answered rows
-    # the ledger's events of the cache's other jobs before the pending rows were selected (Ledger.events_mark)
-    ledger_mark: tuple[int, str] | None = None
+    # the rows' staged states still hold (plan.count_requests): pending rows selected by state, the cache not read
+    states_only: bool = False
+    # the ledger's events of the cache's other jobs before the pending rows were selected (Ledger.events_mark), or
+    # before the staged states were read (states_only)
+    ledger_mark: tuple[int, int] | None = None
 
     @property
     def pending(self) -> int:
@@ -127,6 +130,9 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     spend_guards.guard_before_submit(ctx, node, settings, counts)  # spend guards: raise before any table or job
     n_buckets = bucket_count(pending, settings.max_requests_per_job)
     by_state = has_row_states(ctx, node)
+    # the materialization's staged states hold (count_requests checked its ledger mark): no cache read to select
+    states_only = by_state and counts.ledger_mark is not None
+    selecting = {} if states_only else {"max_attempts": settings.max_attempts}  # states_only's SQL has no parameter
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which count_requests just counted: no query needed. (submit_chunk counts
     # the rows it wrote again, so rows added meanwhile cannot make a job over the limit.)
@@ -141,14 +147,14 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
             select bucket, count(*) as n, sum(line_bytes) as line_bytes
             from (
                 select requests.request_hash, {BUCKET_SQL} as bucket, {line_bytes} as line_bytes
-                {pending_from(node, by_state)}
+                {pending_from(node, by_state, states_only)}
                 group by requests.request_hash, bucket
             )
             group by bucket
             """,
             node=node.unique_id,
             n_buckets=n_buckets,
-            max_attempts=settings.max_attempts,
+            **selecting,
         )
         sizes = {int(r["bucket"]): int(r["n"]) for r in rows if int(r["n"])}
         byte_sizes = [int(r["line_bytes"] or 0) for r in rows]
@@ -171,9 +177,14 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
         sizes=sizes,
         queued=sorted(sizes),
         by_state=by_state,
+        states_only=states_only,
     )
-    # taken before the selection: an event between the two only costs a check (submit_chunk), never a miss
-    plan.ledger_mark = ctx.ledger.events_mark(node.responses_table, plan.prefix, node.unique_id)
+    # taken before the selection: an event between the two only costs a check (submit_chunk), never a miss. With
+    # states_only, the mark the states were read under: no input table holds the new prefix yet, so it is the same
+    # count, and an event since (even one before this line) makes each chunk check the cache.
+    plan.ledger_mark = (
+        counts.ledger_mark if states_only else ctx.ledger.events_mark(node.responses_table, plan.prefix, node.unique_id)
+    )
     write_pending(ctx, node, settings, plan)
     try:
         check_file_uris(ctx, node, settings, plan.pending_table)  # the gs:// objects of fileData parts exist
@@ -205,13 +216,13 @@ def write_pending(ctx: BatchContext, node: BatchNode, settings: BatchSettings, p
             if(strpos(request, 'fileUri') > 0 or strpos(request, 'file_uri') > 0, request, null) as file_request
         from (
             select requests.request_hash, any_value(requests.request) as request, {BUCKET_SQL} as bucket
-            {pending_from(node, plan.by_state)}
+            {pending_from(node, plan.by_state, plan.states_only)}
             group by requests.request_hash
         )
         """,
         node=node.unique_id,
         n_buckets=plan.n_buckets,
-        max_attempts=settings.max_attempts,
+        **({} if plan.states_only else {"max_attempts": settings.max_attempts}),
     )
 
 
