@@ -75,9 +75,9 @@ class DemoProject:
         if dataset:
             self.bq.delete_dataset(dataset, delete_contents=True, not_found_ok=True)
         source = f"{self.bq.project}.{self.dataset}"
-        dataset = bigquery.Dataset(f"{self.bq.project}.{project.dataset}")
-        dataset.location = self.bq.get_dataset(source).location
-        self.bq.create_dataset(dataset)
+        made = bigquery.Dataset(f"{self.bq.project}.{project.dataset}")
+        made.location = self.bq.get_dataset(source).location
+        self.bq.create_dataset(made)
         for table in self.bq.list_tables(source):
             self.bq.query(
                 f"create table `{project.table(table.table_id)}` as select * from `{source}.{table.table_id}`"

@@ -54,6 +54,11 @@ def pending_from(node: BatchNode, by_state: bool = False, states_only: bool = Fa
         where requests.request_hash is not null{state} and {PENDING_CONDITION}"""
 
 
+def pending_params(max_attempts: int, states_only: bool = False) -> dict[str, int]:
+    """The query parameters pending_from's SQL takes: @max_attempts, but none with states_only."""
+    return {} if states_only else {"max_attempts": max_attempts}
+
+
 def has_row_states(ctx: BatchContext, node: BatchNode) -> bool:
     """Whether the model's requests table has gemini_batch_state (a metadata read): m__requests built by this
     release's materialization does; one of an older release, or a cascade's m__escalated view, does not."""

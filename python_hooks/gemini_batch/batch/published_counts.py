@@ -15,7 +15,7 @@ Kept light (no Google client imports): the runner imports it before dbt starts.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,9 @@ def remember_published_counts(message: str) -> bool:
         mark = data.get("ledger_mark")
         if counts.pending and mark is not None:  # the split the spend guards' plan needs (answered: the rest)
             new, retries_due = int(data["new"]), int(data["retry"])
-            counts = RequestCounts(
-                rows=counts.rows, hashes=counts.hashes, pending=counts.pending, exhausted=counts.exhausted,
-                answered=counts.hashes - new - retries_due - counts.exhausted, new=new, retries_due=retries_due,
-                ledger_mark=(int(mark[0]), int(mark[1])),
+            counts = replace(
+                counts, answered=counts.hashes - new - retries_due - counts.exhausted, new=new,
+                retries_due=retries_due, ledger_mark=(int(mark[0]), int(mark[1])),
             )  # fmt: skip
         entry = (
             str(data["invocation_id"]), str(data["requests_table"]), str(data["responses_table"]),

@@ -31,7 +31,13 @@ from gemini_batch.batch.common import (
 )
 from gemini_batch.batch.context import BatchContext
 from gemini_batch.batch.lease import Lease, prove
-from gemini_batch.batch.plan import PENDING_CONDITION, count_requests, has_row_states, pending_from
+from gemini_batch.batch.plan import (
+    PENDING_CONDITION,
+    count_requests,
+    has_row_states,
+    pending_from,
+    pending_params,
+)
 from gemini_batch.batch.preflight import check_bucket_location, check_file_uris, check_location
 from gemini_batch.dbt_project import BatchNode
 from gemini_batch.ledger import SUBMITTING, LedgerEntry
@@ -132,7 +138,6 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
     by_state = has_row_states(ctx, node)
     # the materialization's staged states hold (count_requests checked its ledger mark): no cache read to select
     states_only = by_state and counts.ledger_mark is not None
-    selecting = {} if states_only else {"max_attempts": settings.max_attempts}  # states_only's SQL has no parameter
     by_bytes = settings.transport == "gcs"  # Cloud Storage input is limited in bytes too (max_input_bytes_per_job)
     # One bucket holds every pending hash, which count_requests just counted: no query needed. (submit_chunk counts
     # the rows it wrote again, so rows added meanwhile cannot make a job over the limit.)
@@ -154,7 +159,7 @@ def plan_chunks(ctx: BatchContext, node: BatchNode, settings: BatchSettings, out
             """,
             node=node.unique_id,
             n_buckets=n_buckets,
-            **selecting,
+            **pending_params(settings.max_attempts, states_only),
         )
         sizes = {int(r["bucket"]): int(r["n"]) for r in rows if int(r["n"])}
         byte_sizes = [int(r["line_bytes"] or 0) for r in rows]
@@ -222,7 +227,7 @@ def write_pending(ctx: BatchContext, node: BatchNode, settings: BatchSettings, p
         """,
         node=node.unique_id,
         n_buckets=plan.n_buckets,
-        **({} if plan.states_only else {"max_attempts": settings.max_attempts}),
+        **pending_params(settings.max_attempts, plan.states_only),
     )
 
 
